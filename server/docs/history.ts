@@ -1,0 +1,46 @@
+/**
+ * The retained window of recent updates, by sequence number, for SSE and long-poll resume.
+ * Bounded by count and bytes; the oldest records fall out first. `baseSeq` is the newest
+ * sequence number a client may hold and still be served from here: every record after it is kept.
+ */
+import type { UpdateRecord } from '../storage/types.js'
+
+export class History {
+  private records: UpdateRecord[] = []
+  private head = 0
+  private bytes = 0
+
+  constructor (public baseSeq: number, private readonly maxRecords: number, private readonly maxBytes: number) {}
+
+  push (record: UpdateRecord): void {
+    this.records.push(record)
+    this.bytes += record.update.byteLength
+    while (this.records.length - this.head > this.maxRecords || (this.bytes > this.maxBytes && this.records.length - this.head > 1)) {
+      const old = this.records[this.head++]!
+      this.bytes -= old.update.byteLength
+      this.baseSeq = old.seq
+    }
+    // Compact the backing array now and then instead of shifting on every push.
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /**
+   * The records after `seq`, or `null` when `seq` is outside the window (too old, or newer
+   * than anything stored: a cursor from a past life of the doc).
+   */
+  since (seq: number, currentSeq: number): UpdateRecord[] | null {
+    if (seq === currentSeq) return []
+    if (seq < this.baseSeq || seq > currentSeq) return null
+    const out: UpdateRecord[] = []
+    for (let i = this.head; i < this.records.length; i++) {
+      const r = this.records[i]!
+      if (r.seq > seq) out.push(r)
+    }
+    return out
+  }
+
+  get size (): number { return this.records.length - this.head }
+}

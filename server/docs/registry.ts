@@ -1,0 +1,120 @@
+/**
+ * The doc registry: each doc is loaded once however many peers race for it, kept while anyone
+ * holds it, and unloaded (after a final flush and compaction) once nobody has held it for
+ * `unloadAfterMs`. Holders are counted by identity, so releasing twice is harmless.
+ */
+import type { DocOptions } from './shared-doc.js'
+import { SharedDoc } from './shared-doc.js'
+
+interface Entry {
+  name: string
+  doc: Promise<SharedDoc>
+  loaded: SharedDoc | null
+  holders: Set<object>
+  unloadTimer: NodeJS.Timeout | null
+}
+
+export interface RegistryOptions extends DocOptions {
+  unloadAfterMs: number
+  /** Most docs in memory at once; acquiring one more fails with `TooManyDocsError`. */
+  maxDocs: number
+}
+
+export class TooManyDocsError extends Error {
+  override name = 'TooManyDocsError'
+}
+
+export class DocRegistry {
+  private readonly entries = new Map<string, Entry>()
+  /** Docs being unloaded: a new acquire waits for the unload, then loads afresh. */
+  private readonly unloading = new Map<string, Promise<void>>()
+  /** How many times a doc was loaded from storage (tests assert "loaded once"). */
+  loads = 0
+  private closed = false
+
+  constructor (private readonly opts: RegistryOptions) {}
+
+  async acquire (name: string, holder: object): Promise<SharedDoc> {
+    if (this.closed) throw new Error('server is shutting down')
+    const pendingUnload = this.unloading.get(name)
+    if (pendingUnload !== undefined) await pendingUnload
+    let entry = this.entries.get(name)
+    if (entry === undefined) {
+      if (this.entries.size >= this.opts.maxDocs) throw new TooManyDocsError(`too many docs in memory (max ${this.opts.maxDocs})`)
+      this.loads++
+      const e: Entry = { name, doc: SharedDoc.load(name, this.opts), loaded: null, holders: new Set(), unloadTimer: null }
+      this.entries.set(name, e)
+      e.doc.then(doc => { e.loaded = doc }, () => {
+        // A failed load is forgotten so the next peer tries again.
+        if (this.entries.get(name) === e) this.entries.delete(name)
+      })
+      entry = e
+    }
+    entry.holders.add(holder)
+    if (entry.unloadTimer != null) { clearTimeout(entry.unloadTimer); entry.unloadTimer = null }
+    try {
+      return await entry.doc
+    } catch (err) {
+      entry.holders.delete(holder)
+      throw err
+    }
+  }
+
+  release (name: string, holder: object): void {
+    const entry = this.entries.get(name)
+    if (entry === undefined || !entry.holders.delete(holder) || entry.holders.size > 0) return
+    entry.unloadTimer = setTimeout(() => { void this.unload(entry) }, this.opts.unloadAfterMs)
+    entry.unloadTimer.unref?.()
+  }
+
+  private async unload (entry: Entry): Promise<void> {
+    if (entry.holders.size > 0 || this.entries.get(entry.name) !== entry) return
+    this.entries.delete(entry.name)
+    entry.unloadTimer = null
+    const done = entry.doc.then(doc => doc.destroy(), () => {}).finally(() => {
+      if (this.unloading.get(entry.name) === done) this.unloading.delete(entry.name)
+    })
+    this.unloading.set(entry.name, done)
+    await done
+  }
+
+  /** A loaded doc, if it is in memory and finished loading. */
+  get (name: string): SharedDoc | undefined {
+    return this.entries.get(name)?.loaded ?? undefined
+  }
+
+  /** Loaded docs (not the ones still loading). */
+  docs (): SharedDoc[] {
+    const out: SharedDoc[] = []
+    for (const e of this.entries.values()) if (e.loaded != null) out.push(e.loaded)
+    return out
+  }
+
+  holders (name: string): number {
+    return this.entries.get(name)?.holders.size ?? 0
+  }
+
+  get size (): number { return this.entries.size }
+  get pendingUnloads (): number {
+    let n = 0
+    for (const e of this.entries.values()) if (e.unloadTimer != null) n++
+    return n
+  }
+
+  get failedDocs (): number {
+    let n = 0
+    for (const e of this.entries.values()) if (e.loaded?.failed != null) n++
+    return n
+  }
+
+  /** Unloads every doc now (flush + compaction) and refuses new acquires. Idempotent. */
+  async close (): Promise<void> {
+    this.closed = true
+    const all = [...this.entries.values()]
+    for (const e of all) {
+      if (e.unloadTimer != null) clearTimeout(e.unloadTimer)
+      e.holders.clear()
+    }
+    await Promise.all([...all.map(e => this.unload(e)), ...this.unloading.values()])
+  }
+}

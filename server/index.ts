@@ -1,0 +1,11 @@
+/** The public server API. Nothing else is API. */
+export { createWeft, Weft } from './weft.js'
+export type { UpdateEvent, AwarenessEvent, WeftStats } from './weft.js'
+export type { WeftOptions, Grant } from './options.js'
+export { AuthError, WeftOptionsError, defaults } from './options.js'
+export type { Storage, UpdateRecord, StoredDocInfo } from './storage/types.js'
+export { leveldbStorage } from './storage/leveldb.js'
+export { memoryStorage } from './storage/memory.js'
+export type { Logger } from './logger.js'
+export type { DocHandle } from './docs/handle.js'
+export { CloseCode } from '../shared/close-codes.js'

@@ -1,0 +1,48 @@
+/**
+ * The storage seam: a handful of methods that move bytes. The rules (store before broadcast,
+ * group commit, compaction policy, quarantine decisions) live above it, in `docs/`, once.
+ * Every backend passes the same conformance suite (test/storage-conformance.ts).
+ */
+
+/** One stored Yjs update (v1 encoding) and its per-doc sequence number. */
+export interface UpdateRecord {
+  seq: number
+  update: Uint8Array
+}
+
+export interface StoredDocInfo {
+  name: string
+  /** Number of stored update records. */
+  records: number
+  /** Total bytes of stored updates. */
+  bytes: number
+}
+
+export interface Storage {
+  /** A short name for logs and /metrics, e.g. "leveldb". */
+  readonly kind: string
+  /** Opens the backend; called once at start so a bad location fails early and clearly. */
+  open (): Promise<void>
+  /** All records of a doc in ascending `seq` order; `[]` for a doc never stored. */
+  load (doc: string): Promise<UpdateRecord[]>
+  /** Appends records atomically: after a crash either all of them are there or none. */
+  append (doc: string, records: readonly UpdateRecord[]): Promise<void>
+  /**
+   * Compaction: atomically replaces every record with `seq <= upToSeq` by one record
+   * `{ seq: upToSeq, update }`. Records after `upToSeq` are kept.
+   */
+  replace (doc: string, upToSeq: number, update: Uint8Array): Promise<void>
+  /**
+   * Moves records that do not decode out of the doc's log, under a key of their own, so the
+   * rest of the doc can load and the bytes stay available for a human to inspect.
+   */
+  quarantine (doc: string, seqs: readonly number[]): Promise<void>
+  /** Deletes a doc's records (quarantined ones stay). */
+  delete (doc: string): Promise<void>
+  /** Names and sizes of all stored docs. */
+  list (): Promise<StoredDocInfo[]>
+  /** Releases the backend; idempotent. */
+  close (): Promise<void>
+  /** Readiness: false while the backend cannot serve (e.g. database connection lost). */
+  ready? (): boolean
+}

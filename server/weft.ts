@@ -1,0 +1,134 @@
+/**
+ * createWeft: the embedding API. Builds the registry, transports and routes from one options
+ * object; `attach()` puts them on an http.Server, `router` mounts them in an Express app.
+ */
+import { EventEmitter } from 'node:events'
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import express from 'express'
+import { createContext, type WeftContext } from './context.js'
+import type { AwarenessBroadcast, UpdateBroadcast } from './docs/broadcast.js'
+import { DocHandle } from './docs/handle.js'
+import { DocRegistry } from './docs/registry.js'
+import { checkDocName } from './doc-name.js'
+import { createRouter } from './http/router.js'
+import { silentLogger } from './logger.js'
+import { Metrics } from './metrics.js'
+import { resolveOptions, type WeftOptions } from './options.js'
+import { leveldbStorage } from './storage/leveldb.js'
+import { createWebSocketTransport, type WebSocketTransport } from './transports/websocket.js'
+
+export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
+export interface AwarenessEvent { doc: string, added: number[], updated: number[], removed: number[] }
+
+export interface WeftEvents {
+  update: [UpdateEvent]
+  awareness: [AwarenessEvent]
+}
+
+export interface WeftStats {
+  docsLoaded: number
+  docLoads: number
+  pendingUnloads: number
+  connections: number
+  peers: number
+}
+
+export class Weft extends EventEmitter<WeftEvents> {
+  /** Every HTTP route, as an Express 5 router. */
+  readonly router: express.Router
+  /** Internal state, exposed for tests and tools; not a stable API. */
+  readonly context: WeftContext
+  private readonly ws: WebSocketTransport
+  private readonly attached = new Map<HttpServer, { upgrade: (...a: any[]) => void, request?: (...a: any[]) => void }>()
+  private closing: Promise<void> | null = null
+
+  /** Use `createWeft()`: it opens storage before anything can connect. */
+  constructor (options: WeftOptions = {}) {
+    super()
+    const resolved = resolveOptions(options, () => leveldbStorage('./data'), silentLogger)
+    const metrics = new Metrics()
+    const registry = new DocRegistry({
+      ...resolved,
+      onUpdate: (doc, b: UpdateBroadcast) => {
+        metrics.inc('updates_total')
+        this.emit('update', { doc: doc.name, update: b.update, seq: b.seq, origin: b.origin })
+      },
+      onAwareness: (doc, b: AwarenessBroadcast) => {
+        this.emit('awareness', { doc: doc.name, ...b.changes })
+      }
+    })
+    this.context = createContext(resolved, metrics, registry)
+    this.ws = createWebSocketTransport(this.context)
+    this.router = createRouter(this.context)
+    metrics.gauge('docs_loaded', () => registry.size)
+    metrics.gauge('ws_connections', () => this.ws.connections)
+  }
+
+  /**
+   * Serves WebSocket upgrades on `server`, and the HTTP routes too when the server has no
+   * request handler of its own (with Express, mount `weft.router` instead).
+   */
+  attach (server: HttpServer): this {
+    if (this.attached.has(server)) return this
+    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.ws.handleUpgrade(req, socket, head)
+    server.on('upgrade', upgrade)
+    const entry: { upgrade: typeof upgrade, request?: (req: IncomingMessage, res: ServerResponse) => void } = { upgrade }
+    if (server.listenerCount('request') === 0) {
+      const app = express()
+      app.disable('x-powered-by')
+      app.use(this.router)
+      entry.request = app
+      server.on('request', app)
+    }
+    this.attached.set(server, entry)
+    return this
+  }
+
+  /** A Y.Doc for server-side edits: stored and broadcast like a client's. Call `release()` when done. */
+  async openDoc (name: string): Promise<DocHandle> {
+    checkDocName(name, this.context.options.maxDocNameLength)
+    const holder = {}
+    const shared = await this.context.registry.acquire(name, holder)
+    return new DocHandle(shared, () => this.context.registry.release(name, holder))
+  }
+
+  stats (): WeftStats {
+    const docs = this.context.registry.docs()
+    return {
+      docsLoaded: this.context.registry.size,
+      docLoads: this.context.registry.loads,
+      pendingUnloads: this.context.registry.pendingUnloads,
+      connections: this.ws.connections,
+      peers: docs.reduce((n, d) => n + d.peers.size, 0)
+    }
+  }
+
+  /**
+   * Graceful shutdown: refuse new peers, close sockets with 1012, end streams and polls,
+   * flush and compact every doc, close storage. Idempotent.
+   */
+  close (): Promise<void> {
+    this.closing ??= (async () => {
+      this.context.closing = true
+      for (const [server, entry] of this.attached) {
+        server.off('upgrade', entry.upgrade)
+      }
+      await Promise.all([this.ws.close(), ...this.context.onClose.map(fn => fn())])
+      await this.context.registry.close()
+      await this.context.options.storage.close()
+      for (const [server, entry] of this.attached) {
+        if (entry.request !== undefined) server.off('request', entry.request)
+      }
+      this.attached.clear()
+    })()
+    return this.closing
+  }
+}
+
+/** Creates a Weft instance and opens its storage (a bad data dir fails here, clearly). */
+export async function createWeft (options: WeftOptions = {}): Promise<Weft> {
+  const weft = new Weft(options)
+  await weft.context.options.storage.open()
+  return weft
+}
