@@ -1,0 +1,124 @@
+/**
+ * The storage conformance suite: every backend runs exactly these cases.
+ * Call `storageSuite(name, make)` from a test file; `make` returns a fresh, empty storage
+ * and a cleanup function. `reopen` (optional) reopens the same location after close.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import type { Storage } from '../../server/storage/types.js'
+
+export interface StorageFactory {
+  /** Persistent backends also run the close-and-reopen case. */
+  persistent: boolean
+  make (): Promise<{ storage: Storage, reopen?: () => Promise<Storage>, cleanup: () => Promise<void> }>
+}
+
+const bytes = (...xs: number[]): Uint8Array => new Uint8Array(xs)
+
+function textUpdate (text: string): Uint8Array {
+  const doc = new Y.Doc()
+  doc.getText('t').insert(0, text)
+  return Y.encodeStateAsUpdate(doc)
+}
+
+export function storageSuite (name: string, factory: StorageFactory): void {
+  describe(`storage conformance: ${name}`, () => {
+    const cleanups: Array<() => Promise<void>> = []
+    const open = async (): Promise<{ storage: Storage, reopen?: () => Promise<Storage> }> => {
+      const made = await factory.make()
+      cleanups.push(made.cleanup)
+      await made.storage.open()
+      return made
+    }
+    afterEach(async () => {
+      for (const c of cleanups.splice(0).reverse()) await c()
+    })
+
+    it('loads nothing for a doc never stored', async () => {
+      const { storage } = await open()
+      expect(await storage.load('nope')).toEqual([])
+    })
+
+    it('appends and loads records in sequence order, byte for byte', async () => {
+      const { storage } = await open()
+      await storage.append('d', [{ seq: 10, update: bytes(1, 2) }, { seq: 11, update: bytes(3) }])
+      await storage.append('d', [{ seq: 12, update: bytes(4, 5, 6) }])
+      const got = await storage.load('d')
+      expect(got.map(r => r.seq)).toEqual([10, 11, 12])
+      expect(got.map(r => [...r.update])).toEqual([[1, 2], [3], [4, 5, 6]])
+    })
+
+    it('orders large sequence numbers numerically (creation-time based seqs are ~2^51)', async () => {
+      const { storage } = await open()
+      const base = Date.now() * 1000
+      await storage.append('big', [{ seq: base + 9, update: bytes(9) }, { seq: base + 10, update: bytes(10) }, { seq: base + 100, update: bytes(100) }])
+      expect((await storage.load('big')).map(r => r.seq - base)).toEqual([9, 10, 100])
+    })
+
+    it('keeps docs apart, including names that prefix each other and contain separators', async () => {
+      const { storage } = await open()
+      await storage.append('a', [{ seq: 1, update: bytes(1) }])
+      await storage.append('ab', [{ seq: 1, update: bytes(2) }])
+      await storage.append('a/b c', [{ seq: 1, update: bytes(3) }])
+      expect((await storage.load('a')).map(r => [...r.update])).toEqual([[1]])
+      expect((await storage.load('ab')).map(r => [...r.update])).toEqual([[2]])
+      expect((await storage.load('a/b c')).map(r => [...r.update])).toEqual([[3]])
+    })
+
+    it('replace() swaps records up to a seq for one compacted record and keeps later ones', async () => {
+      const { storage } = await open()
+      await storage.append('d', [1, 2, 3, 4].map(seq => ({ seq, update: bytes(seq) })))
+      await storage.replace('d', 3, bytes(99))
+      const got = await storage.load('d')
+      expect(got.map(r => r.seq)).toEqual([3, 4])
+      expect(got.map(r => [...r.update])).toEqual([[99], [4]])
+    })
+
+    it('quarantine() moves records out of the log; the rest still loads', async () => {
+      const { storage } = await open()
+      await storage.append('d', [1, 2, 3].map(seq => ({ seq, update: bytes(seq) })))
+      await storage.quarantine('d', [2])
+      expect((await storage.load('d')).map(r => r.seq)).toEqual([1, 3])
+    })
+
+    it('delete() removes a doc and list() reports stored docs with sizes', async () => {
+      const { storage } = await open()
+      await storage.append('x', [{ seq: 1, update: bytes(1, 2, 3) }, { seq: 2, update: bytes(4) }])
+      await storage.append('y', [{ seq: 1, update: bytes(1) }])
+      const list = (await storage.list()).sort((a, b) => a.name.localeCompare(b.name))
+      expect(list).toEqual([{ name: 'x', records: 2, bytes: 4 }, { name: 'y', records: 1, bytes: 1 }])
+      await storage.delete('x')
+      expect(await storage.load('x')).toEqual([])
+      expect((await storage.list()).map(d => d.name)).toEqual(['y'])
+    })
+
+    it('stores real Yjs updates that decode after a round trip', async () => {
+      const { storage } = await open()
+      await storage.append('doc', [{ seq: 1, update: textUpdate('hello') }])
+      const doc = new Y.Doc()
+      for (const r of await storage.load('doc')) Y.applyUpdate(doc, r.update)
+      expect(doc.getText('t').toString()).toBe('hello')
+    })
+
+    it('keeps concurrent appends to different docs and close() is idempotent', async () => {
+      const { storage } = await open()
+      await Promise.all(Array.from({ length: 50 }, (_, i) => storage.append(`doc-${i % 5}`, [{ seq: i + 1, update: bytes(i) }])))
+      let total = 0
+      for (let d = 0; d < 5; d++) total += (await storage.load(`doc-${d}`)).length
+      expect(total).toBe(50)
+      await storage.close()
+      await storage.close()
+    })
+
+    if (factory.persistent) it('survives close and reopen', async () => {
+      const { storage, reopen } = await open()
+      if (reopen === undefined) throw new Error('a persistent backend must provide reopen()')
+      await storage.append('p', [{ seq: 7, update: bytes(7) }])
+      await storage.close()
+      const again = await reopen()
+      cleanups.push(async () => { await again.close() })
+      await again.open()
+      expect((await again.load('p')).map(r => r.seq)).toEqual([7])
+    })
+  })
+}
