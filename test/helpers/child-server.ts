@@ -10,6 +10,8 @@ export interface ChildServer {
   url: string
   wsUrl: string
   stderr: () => string
+  /** Everything the server printed on stdout so far. */
+  stdout: () => string
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>
 }
@@ -21,17 +23,17 @@ export async function startChildServer (args: string[], env: NodeJS.ProcessEnv =
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let err = ''
+  let out = ''
+  proc.stdout!.on('data', d => { out += String(d) })
   proc.stderr!.on('data', d => { err += String(d) })
   const exited = new Promise<number | string>(resolve => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
   const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
     const timer = setTimeout(() => reject(new Error(`server did not start in 20 s: ${err}`)), 20_000)
-    proc.stdout!.on('data', d => {
-      out += String(d)
+    proc.stdout!.on('data', () => {
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out)
       if (m != null) { clearTimeout(timer); resolve(Number(m[1])) }
     })
     void exited.then(code => { clearTimeout(timer); reject(new Error(`server exited (${code}) before listening: ${err}`)) })
   })
-  return { proc, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, stderr: () => err, exited }
+  return { proc, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, stderr: () => err, stdout: () => out, exited }
 }
