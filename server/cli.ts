@@ -22,6 +22,26 @@ Options (each also as an environment variable):
   --data <dir>          LevelDB directory                       WEFT_DATA   [./data]
   --memory              keep docs in memory only (lost on exit) WEFT_MEMORY
   --log-level <level>   debug | info | warn | error             WEFT_LOG_LEVEL [warn]
+
+Access control (off by default: every client may read and write every doc):
+  --auth-secret <s>     require HS256 JWTs signed with this secret (≥ 32 chars)
+                                                                WEFT_AUTH_SECRET
+  --auth-jwks <file|url>  require RS256/ES256 JWTs verified with these public keys
+                                                                WEFT_AUTH_JWKS
+  --allowed-origins <a,b> browser origins allowed (Origin header); others get 403
+                                                                WEFT_ALLOWED_ORIGINS [any]
+  Token claims: docs (name, glob "team-a/*" or list), access ("read"|"write"), exp, sub.
+  Clients send it as ?token=, Authorization: Bearer, a weft_token cookie or a
+  Sec-WebSocket-Protocol entry.
+
+Limits (exceeding one answers HTTP 429 or closes with 4429):
+  --max-connections <n>          WebSocket connections in total  WEFT_MAX_CONNECTIONS [10000]
+  --max-connections-per-ip <n>   … from one IP address           WEFT_MAX_CONNECTIONS_PER_IP [1000]
+  --max-connections-per-doc <n>  … on one doc                    WEFT_MAX_CONNECTIONS_PER_DOC [5000]
+  --max-observers-per-ip <n>     SSE streams + polls per IP      WEFT_MAX_OBSERVERS_PER_IP [1000]
+  --max-messages-per-second <n>  per connection (burst 3×)       WEFT_MAX_MESSAGES_PER_SECOND [100]
+  --max-message-bytes <n>        largest message (1009 beyond)   WEFT_MAX_MESSAGE_BYTES [16777216]
+  --max-docs <n>                 docs in memory at once          WEFT_MAX_DOCS [10000]
   -h, --help            show this help
   -v, --version         print the version
 
@@ -34,7 +54,22 @@ interface Flags {
   data: string
   memory: boolean
   logLevel: string
+  authSecret?: string
+  authJwks?: string
+  allowedOrigins?: string[]
+  limits: Record<string, number>
 }
+
+/** Numeric limit flags → option names (env var: WEFT_ + the flag in upper snake case). */
+const limitFlags = {
+  'max-connections': 'maxConnections',
+  'max-connections-per-ip': 'maxConnectionsPerIp',
+  'max-connections-per-doc': 'maxConnectionsPerDoc',
+  'max-observers-per-ip': 'maxObserversPerIp',
+  'max-messages-per-second': 'maxMessagesPerSecond',
+  'max-message-bytes': 'maxMessageBytes',
+  'max-docs': 'maxDocs'
+} as const
 
 class UsageError extends Error {}
 
@@ -48,6 +83,10 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
       data: { type: 'string' },
       memory: { type: 'boolean' },
       'log-level': { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'auth-jwks': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      ...Object.fromEntries(Object.keys(limitFlags).map(f => [f, { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' }
     }
@@ -59,7 +98,20 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
   if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${portText}"`)
   const logLevel = values['log-level'] ?? env.WEFT_LOG_LEVEL ?? 'warn'
   if (!isLevel(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${logLevel}"`)
+  const limits: Record<string, number> = {}
+  for (const [flag, option] of Object.entries(limitFlags)) {
+    const text = (values as Record<string, string | undefined>)[flag] ?? env[`WEFT_${flag.toUpperCase().replace(/-/g, '_')}`]
+    if (text === undefined) continue
+    if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${flag} must be a positive whole number, got "${text}"`)
+    limits[option] = Number(text)
+  }
+  if (limits.maxMessagesPerSecond !== undefined) limits.messageBurst = limits.maxMessagesPerSecond * 3
+  const origins = values['allowed-origins'] ?? env.WEFT_ALLOWED_ORIGINS
   return {
+    authSecret: values['auth-secret'] ?? env.WEFT_AUTH_SECRET,
+    authJwks: values['auth-jwks'] ?? env.WEFT_AUTH_JWKS,
+    allowedOrigins: origins === undefined ? undefined : origins.split(',').map(o => o.trim()).filter(o => o !== ''),
+    limits,
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     data: values.data ?? env.WEFT_DATA ?? './data',
@@ -83,7 +135,10 @@ async function main (): Promise<void> {
   const storage = flags.memory ? memoryStorage() : leveldbStorage(flags.data)
   let weft
   try {
-    weft = await createWeft({ storage, logger })
+    const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
+      ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
+      : undefined
+    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, ...flags.limits })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -113,7 +168,11 @@ async function main (): Promise<void> {
     const port = typeof addr === 'object' && addr != null ? addr.port : flags.port
     const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host
     process.stdout.write(`listening on http://${host}:${port}\n`)
-    logger.warn(`no auth configured: every client may read and write every doc${flags.memory ? '; --memory: docs are lost on exit' : ''}`)
+    if (flags.authSecret === undefined && flags.authJwks === undefined) {
+      logger.warn(`no auth configured: every client may read and write every doc (use --auth-secret or --auth-jwks)${flags.memory ? '; --memory: docs are lost on exit' : ''}`)
+    } else if (flags.memory) {
+      logger.warn('--memory: docs are lost on exit')
+    }
   })
 
   let stopping = false

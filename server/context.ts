@@ -6,6 +6,8 @@ import type { IncomingMessage } from 'node:http'
 import { DocRegistry } from './docs/registry.js'
 import type { Grant, ResolvedOptions } from './options.js'
 import { Metrics } from './metrics.js'
+import { createAuthorizer } from './auth/authorize.js'
+import { ConnectionLimits } from './limits/connections.js'
 
 export interface WeftContext {
   options: ResolvedOptions
@@ -13,6 +15,8 @@ export interface WeftContext {
   metrics: Metrics
   /** Access for a request on a doc; throws AuthError (401/403). */
   authorize (req: IncomingMessage, doc: string): Promise<Grant>
+  /** Connection / observer limits (server/limits): admit before opening, release on close. */
+  limits: ConnectionLimits
   /** True once close() began: transports refuse new peers. */
   closing: boolean
   /** Things to end on shutdown, before docs are flushed (transports register their own). */
@@ -26,10 +30,8 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
     options,
     registry,
     metrics,
-    async authorize (req, doc) {
-      if (options.authenticate === undefined) return { access: 'write' }
-      return await options.authenticate(req, doc)
-    },
+    authorize: createAuthorizer(options, options.logger),
+    limits: new ConnectionLimits(options, metrics),
     closing: false,
     onClose: [],
     readiness: []

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Logger } from './logger.js'
 import type { Storage } from './storage/types.js'
 import type { Access } from './docs/broadcast.js'
+import type { AuthOptions } from './auth/jwt.js'
 
 /** What `authenticate` decides for a request: the access it gets and who it is (for logs). */
 export interface Grant {
@@ -26,10 +27,35 @@ export interface WeftOptions {
   /** A pino-compatible logger. The library never prints. @default silent */
   logger?: Logger
   /**
-   * Decides access per request and doc. Return a grant, or throw `AuthError`.
+   * Decides access per request and doc. Return a grant, or throw `AuthError` (null → 401).
+   * The alternative to `auth`; pass one or the other.
    * @default everyone may write (local use)
    */
-  authenticate?: (req: IncomingMessage, doc: string) => Grant | Promise<Grant>
+  authenticate?: (req: IncomingMessage, doc: string) => Grant | null | Promise<Grant | null>
+  /**
+   * JWT access on every transport (see server/auth/jwt.ts): `{ secret }` for HS256, `{ jwks }`
+   * (object, file path or URL) for RS256/ES256. Claims `docs`, `access`, `exp`, `sub`.
+   * @default off (everyone may write)
+   */
+  auth?: AuthOptions
+  /**
+   * Origins allowed to connect from a browser (`https://app.example`); requests carrying another
+   * `Origin` get 403 on upgrades, SSE, POST and every other route. `['*']` allows all.
+   * @default any origin
+   */
+  allowedOrigins?: string[]
+  /** Most WebSocket connections in total; one more is refused with HTTP 429. @default 10000 */
+  maxConnections?: number
+  /** Most WebSocket connections from one IP address (HTTP 429 beyond). @default 1000 */
+  maxConnectionsPerIp?: number
+  /** Most WebSocket connections on one doc (HTTP 429 beyond). @default 5000 */
+  maxConnectionsPerDoc?: number
+  /** Sustained messages per second per WebSocket connection (token bucket); beyond it 4429. @default 100 */
+  maxMessagesPerSecond?: number
+  /** Burst size of that token bucket: messages a connection may send at once. @default 300 */
+  messageBurst?: number
+  /** Most SSE streams and pending long polls from one IP address (HTTP 429 beyond). @default 1000 */
+  maxObserversPerIp?: number
   /** Unload a doc this long after its last peer left (ms). @default 30000 */
   unloadAfterMs?: number
   /** Most docs in memory at once. @default 10000 */
@@ -54,10 +80,26 @@ export interface WeftOptions {
   historyRecords?: number
   /** Resume window kept in memory per doc: bytes. @default 8 MiB */
   historyBytes?: number
+  /** An HTTP-only editor session (SSE + POST, long poll) idle this long leaves its doc, awareness removed (ms). @default 30000 */
+  httpSessionIdleMs?: number
+  /** Most HTTP-only editor sessions at once (over it: 429). @default 10000 */
+  maxHttpSessions?: number
+  /**
+   * Serve the newcomer pages: the home page (`/`) and the live editor (`/edit/:doc`) with its
+   * bundle (`/ui/assets/*`). Turn off in production (`--no-ui`); `/view/:doc` stays (it is an
+   * observer feature, behind auth like SSE). @default true
+   */
+  ui?: boolean
+  /**
+   * Admin credential for `GET /docs` (as `Authorization: Bearer …` or `?token=`). Without auth
+   * and without this, `/docs` is open (local use); with auth on, `/docs` needs it (or a JWT
+   * with an `admin: true` claim). @default none
+   */
+  adminToken?: string
 }
 
-export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate'>> &
-  Pick<WeftOptions, 'authenticate'> & { storage: Storage, logger: Logger }
+export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken'>> &
+  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null }
 
 export const defaults = {
   unloadAfterMs: 30_000,
@@ -71,7 +113,15 @@ export const defaults = {
   compactAfterRecords: 500,
   compactAfterBytes: 1024 * 1024,
   historyRecords: 10_000,
-  historyBytes: 8 * 1024 * 1024
+  historyBytes: 8 * 1024 * 1024,
+  httpSessionIdleMs: 30_000,
+  maxHttpSessions: 10_000,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 1000,
+  maxConnectionsPerDoc: 5000,
+  maxMessagesPerSecond: 100,
+  messageBurst: 300,
+  maxObserversPerIp: 1000
 } satisfies Partial<WeftOptions>
 
 export class WeftOptionsError extends Error {
@@ -81,7 +131,7 @@ export class WeftOptionsError extends Error {
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate'])
+  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'adminToken'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -97,6 +147,13 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw new WeftOptionsError('option "authenticate" must be a function (req, doc) => grant')
   }
+  if (options.authenticate !== undefined && options.auth !== undefined) {
+    throw new WeftOptionsError('pass either "auth" (JWT) or "authenticate" (your own check), not both')
+  }
+  const origins = options.allowedOrigins
+  if (origins !== undefined && (!Array.isArray(origins) || origins.length === 0 || !origins.every(o => typeof o === 'string' && o !== ''))) {
+    throw new WeftOptionsError('option "allowedOrigins" must be a non-empty list of origins such as ["https://app.example"]')
+  }
   const storage = options.storage ?? fallbackStorage()
   for (const method of ['open', 'load', 'append', 'replace', 'quarantine', 'delete', 'list', 'close'] as const) {
     if (typeof storage[method] !== 'function') throw new WeftOptionsError(`option "storage" must implement ${method}()`)
@@ -105,5 +162,9 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[level] !== 'function') throw new WeftOptionsError(`option "logger" must have a ${level}() method (pino-compatible)`)
   }
-  return { ...(out as typeof defaults), authenticate: options.authenticate, storage, logger }
+  if (options.ui !== undefined && typeof options.ui !== 'boolean') throw new WeftOptionsError('option "ui" must be true or false')
+  if (options.adminToken !== undefined && (typeof options.adminToken !== 'string' || options.adminToken.length < 16)) {
+    throw new WeftOptionsError('option "adminToken" must be a string of at least 16 characters (it guards the doc list)')
+  }
+  return { ...(out as typeof defaults), authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, adminToken: options.adminToken }
 }

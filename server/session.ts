@@ -10,7 +10,7 @@ import { encodeAwarenessMessage, encodePermissionDenied, encodeSyncStep1, encode
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast, Access } from './docs/broadcast.js'
 import type { SharedDoc } from './docs/shared-doc.js'
 import { StorageError } from './docs/shared-doc.js'
-import { validateUpdate } from './docs/validate.js'
+import { isEmptyUpdate, validateUpdate } from './docs/validate.js'
 import type { Logger } from './logger.js'
 
 /** The transport side of a session: how to send a message and how to end it. */
@@ -85,6 +85,9 @@ export class Session implements DocPeer {
   /** Validates and submits an update; read-only sessions are told once and never applied. */
   write (update: Uint8Array): Promise<void> {
     if (this.access !== 'write') {
+      // A stock provider answers the server's step1 with an empty step2 on connect; that is not
+      // an edit attempt, so it must not earn a "permission denied" (the provider logs those).
+      if (isEmptyUpdate(update)) return Promise.resolve()
       if (!this.deniedSent) {
         this.deniedSent = true
         this.pipe.send(encodePermissionDenied('read-only access: updates are not accepted'))

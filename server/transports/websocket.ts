@@ -13,6 +13,9 @@ import type { WeftContext } from '../context.js'
 import { docNameFromPath, DocNameError } from '../doc-name.js'
 import { AuthError, type Grant } from '../options.js'
 import { Session } from '../session.js'
+import { chooseProtocol } from '../auth/token.js'
+import { clientIp, LimitError, type Release } from '../limits/connections.js'
+import { TokenBucket } from '../limits/rate.js'
 
 interface Live { ws: WebSocket, alive: boolean, session: Session | null }
 
@@ -25,7 +28,7 @@ export interface WebSocketTransport {
 export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport {
   const { options, registry, metrics } = ctx
   const log = options.logger
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: chooseProtocol })
   const live = new Set<Live>()
 
   // One timer for all connections: ping, and drop those that did not answer the last ping.
@@ -52,16 +55,22 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
     if (ctx.closing) return refuse(socket, 503, 'server is shutting down')
     let doc: string
     let grant: Grant
+    let release: Release
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
       doc = docNameFromPath(url.pathname, options.maxDocNameLength)
       grant = await ctx.authorize(req, doc)
+      release = ctx.limits.admitConnection(clientIp(req), doc)
     } catch (err) {
       if (err instanceof DocNameError) return refuse(socket, 400, err.message)
       if (err instanceof AuthError) return refuse(socket, err.status, err.message)
+      if (err instanceof LimitError) return refuse(socket, err.status, err.message)
       log.error({ err }, 'upgrade failed')
       return refuse(socket, 500, 'internal error')
     }
+    // The socket outlives every path through the handshake, so its close frees the slot.
+    socket.once('close', release)
+    if (socket.destroyed) return release()
     wss.handleUpgrade(req, socket, head, ws => { void open(ws, doc, grant) })
   }
 
@@ -93,8 +102,15 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
 
     ws.on('pong', () => { conn.alive = true })
     ws.on('error', err => { log.debug({ doc: docName, err: err.message }, 'socket error') })
+    const bucket = new TokenBucket(options.maxMessagesPerSecond, options.messageBurst)
     ws.on('message', (data, isBinary) => {
       conn.alive = true
+      // Once closing, what the peer still sent is neither applied nor worth decoding.
+      if (ws.readyState !== ws.OPEN) return
+      if (!bucket.take()) {
+        ctx.limits.rateLimited()
+        return fail(CloseCode.tooManyRequests, new Error('message rate limit exceeded'))
+      }
       if (conn.session != null) return handle(data, isBinary)
       if (!isBinary) return fail(CloseCode.malformed, new ProtocolError('text frames are not part of the protocol'))
       if (queue.length >= options.maxQueuedMessages) return fail(CloseCode.tooManyRequests, new Error('too many messages while the doc loads'))

@@ -1,0 +1,42 @@
+/**
+ * The one access decision every transport and route asks for (`ctx.authorize(req, doc)`):
+ * the Origin check first (403), then the embedder's `authenticate`, or JWT (`auth`), or — with
+ * neither configured — write access for everyone (local use; the CLI warns about it).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Logger } from '../logger.js'
+import { AuthError, type Grant, type ResolvedOptions } from '../options.js'
+import { jwtAuthenticator } from './jwt.js'
+import { OriginPolicy } from './origins.js'
+
+export type Authorize = (req: IncomingMessage, doc: string) => Promise<Grant>
+
+/** True when some form of access control is configured (the CLI warns otherwise). */
+export const authConfigured = (options: Pick<ResolvedOptions, 'auth' | 'authenticate'>): boolean =>
+  options.auth !== undefined || options.authenticate !== undefined
+
+export function createAuthorizer (options: ResolvedOptions, log: Logger): Authorize {
+  const origins = options.allowedOrigins != null ? new OriginPolicy(options.allowedOrigins) : null
+  const decide: (req: IncomingMessage, doc: string) => Grant | null | Promise<Grant | null> =
+    options.authenticate ?? (options.auth !== undefined ? jwtAuthenticator(options.auth) : () => ({ access: 'write' }))
+
+  return async (req, doc) => {
+    const bad = origins?.check(req)
+    if (bad != null) {
+      log.info({ doc, origin: req.headers.origin }, 'refused: origin not allowed')
+      throw new AuthError(403, bad)
+    }
+    let grant: Grant | null
+    try {
+      grant = await decide(req, doc)
+    } catch (err) {
+      if (err instanceof AuthError) log.info({ doc, status: err.status, reason: err.message }, 'refused access')
+      throw err
+    }
+    if (grant == null) throw new AuthError(401, 'not authenticated')
+    if (grant.access !== 'read' && grant.access !== 'write') throw new Error(`authenticate() returned access ${String(grant.access)}; expected "read" or "write"`)
+    if (grant.expiresAt !== undefined && grant.expiresAt * 1000 <= Date.now()) throw new AuthError(401, 'token expired')
+    log.debug({ doc, user: grant.user, access: grant.access }, 'authorized')
+    return grant
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * A token bucket per connection: `burst` messages at once, refilled at `perSecond`. Every
+ * message counts — sync step1 included, since a step1 flood makes the server encode the whole
+ * doc again and again and is the cheapest way to burn its CPU.
+ * Refill is computed lazily from the clock on each take(): no timers, nothing to clean up.
+ */
+export class TokenBucket {
+  private tokens: number
+  private last: number
+
+  constructor (private readonly perSecond: number, private readonly burst: number, now = performance.now()) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token; false when the bucket is empty (the caller closes with 4429). */
+  take (now = performance.now()): boolean {
+    if (this.tokens < 1) {
+      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perSecond / 1000)
+      this.last = now
+      if (this.tokens < 1) return false
+    } else if (now - this.last > 1000) {
+      // Refill in coarse steps while tokens remain, so the common path is one comparison.
+      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perSecond / 1000)
+      this.last = now
+    }
+    this.tokens -= 1
+    return true
+  }
+}
