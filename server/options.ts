@@ -96,10 +96,27 @@ export interface WeftOptions {
    * with an `admin: true` claim). @default none
    */
   adminToken?: string
+  /** SSE: a `: keepalive` comment on every stream this often, so idle proxies keep it (ms). @default 15000 */
+  sseKeepaliveMs?: number
+  /** SSE: the `retry:` EventSource waits before reconnecting (ms). @default 2000 */
+  sseRetryMs?: number
+  /**
+   * SSE: unsent bytes an observer's socket may hold before the stream is cut; it resumes by
+   * cursor. Bounds memory per slow observer. @default 1 MiB
+   */
+  sseMaxBufferedBytes?: number
+  /** SSE `?view=json`: at most one JSON `content` per interval per doc; always current after a burst (ms). @default 100 */
+  jsonIntervalMs?: number
+  /**
+   * Origins whose pages may read the SSE stream and snapshots cross-origin (CORS). A listed
+   * origin is echoed with credentials; `['*']` lets any page read without credentials.
+   * @default [] (same-origin only)
+   */
+  corsOrigins?: string[]
 }
 
-export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken'>> &
-  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null }
+export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins'>> &
+  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
 export const defaults = {
   unloadAfterMs: 30_000,
@@ -121,7 +138,11 @@ export const defaults = {
   maxConnectionsPerDoc: 5000,
   maxMessagesPerSecond: 100,
   messageBurst: 300,
-  maxObserversPerIp: 1000
+  maxObserversPerIp: 1000,
+  sseKeepaliveMs: 15_000,
+  sseRetryMs: 2000,
+  sseMaxBufferedBytes: 1024 * 1024,
+  jsonIntervalMs: 100
 } satisfies Partial<WeftOptions>
 
 export class WeftOptionsError extends Error {
@@ -131,7 +152,7 @@ export class WeftOptionsError extends Error {
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'adminToken'])
+  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'adminToken', 'corsOrigins'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -166,5 +187,9 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (options.adminToken !== undefined && (typeof options.adminToken !== 'string' || options.adminToken.length < 16)) {
     throw new WeftOptionsError('option "adminToken" must be a string of at least 16 characters (it guards the doc list)')
   }
-  return { ...(out as typeof defaults), authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, adminToken: options.adminToken }
+  const cors = options.corsOrigins ?? []
+  if (!Array.isArray(cors) || !cors.every(o => typeof o === 'string' && o !== '')) {
+    throw new WeftOptionsError('option "corsOrigins" must be a list of origins such as ["https://dash.example"] or ["*"]')
+  }
+  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, adminToken: options.adminToken }
 }
