@@ -5,9 +5,17 @@
 import express from 'express'
 import type { WeftContext } from '../context.js'
 import { healthRoutes } from './health.js'
+import { eventRoutes } from './events.js'
+import { snapshotRoutes } from './snapshot.js'
+import { updateRoutes } from './updates.js'
+import { pollRoutes } from './poll.js'
 
 export function createRouter (ctx: WeftContext): express.Router {
   const router = express.Router()
   healthRoutes(router, ctx)
+  eventRoutes(router, ctx)
+  snapshotRoutes(router, ctx)
+  updateRoutes(router, ctx)
+  pollRoutes(router, ctx)
   return router
 }

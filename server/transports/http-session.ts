@@ -1,0 +1,184 @@
+/**
+ * HTTP-only editor sessions (SSE + POST and long-poll clients).
+ *
+ * A WebSocket connection is its own session; an HTTP client is a series of unrelated requests,
+ * so it names its session with a random id (`X-Weft-Session` header or `?session=`). Each
+ * (doc, session id) gets one `HttpSession`, a `DocPeer` created on first use: the awareness
+ * client ids it introduces are pinned to it (`doc.applyAwareness` refuses them to anyone
+ * else), its own updates are never used to wake its own polls, and when it has been idle for
+ * `httpSessionIdleMs` (no request in flight, no stream open) it leaves the doc and its awareness
+ * states are removed, exactly like a closed WebSocket.
+ */
+import type { WeftContext } from '../context.js'
+import type { Access, AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
+import type { SharedDoc } from '../docs/shared-doc.js'
+
+/** Header carrying the session id (browsers' EventSource cannot set headers: `?session=` too). */
+export const sessionHeader = 'x-weft-session'
+
+/** 8–64 URL-safe characters: clients send ~22 random base64url chars (128 bits). */
+const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/
+
+export class SessionIdError extends Error {
+  override name = 'SessionIdError'
+}
+
+export class TooManySessionsError extends Error {
+  override name = 'TooManySessionsError'
+}
+
+/** The session id a request names, `null` when it names none; throws on a malformed id. */
+export function sessionIdOf (req: { headers: Record<string, string | string[] | undefined>, url?: string }): string | null {
+  let id: string | null = null
+  const header = req.headers[sessionHeader]
+  if (typeof header === 'string' && header !== '') id = header
+  else {
+    const q = new URL(req.url ?? '/', 'http://localhost').searchParams.get('session')
+    if (q != null && q !== '') id = q
+  }
+  if (id != null && !SESSION_ID.test(id)) throw new SessionIdError('session id must be 8-64 characters of [A-Za-z0-9_-]')
+  return id
+}
+
+export class HttpSession implements DocPeer {
+  /** Requests in flight and streams open that keep the session alive. */
+  private holds = 0
+  private idleTimer: NodeJS.Timeout | null = null
+  closed = false
+  /** Set by the doc (e.g. 4500 after a storage failure); the next request learns of it. */
+  closedWith: { code: number, reason: string } | null = null
+
+  constructor (
+    readonly id: string,
+    readonly doc: SharedDoc,
+    public access: Access,
+    private readonly onIdle: (s: HttpSession) => void,
+    private readonly idleMs: number
+  ) {}
+
+  /** Keeps the session alive until the returned function is called (idempotent). */
+  hold (): () => void {
+    this.holds++
+    if (this.idleTimer != null) { clearTimeout(this.idleTimer); this.idleTimer = null }
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.holds--
+      this.armIdle()
+    }
+  }
+
+  armIdle (): void {
+    if (this.closed || this.holds > 0) return
+    if (this.idleTimer != null) clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => { this.idleTimer = null; if (this.holds === 0) this.expire() }, this.idleMs)
+    this.idleTimer.unref?.()
+  }
+
+  /** Ends the session now: it leaves the doc and its awareness states are removed. */
+  expire (): void { this.onIdle(this) }
+
+  /**
+   * Newest record seq delivered to this session, i.e. written by someone else. A poll whose
+   * cursor is at least this new has nothing but the session's own writes to learn: no need to
+   * answer it at once. (The data itself reaches the client by cursor, from the doc's history,
+   * through the poll hub or the SSE stream; the session buffers nothing.)
+   */
+  lastDeliveredSeq = 0
+
+  deliverUpdate (b: UpdateBroadcast): void { this.lastDeliveredSeq = b.seq }
+  deliverAwareness (_b: AwarenessBroadcast): void {}
+
+  close (code: number, reason: string): void {
+    this.closedWith = { code, reason }
+  }
+
+  dispose (): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.idleTimer != null) { clearTimeout(this.idleTimer); this.idleTimer = null }
+    this.doc.removePeer(this)
+  }
+}
+
+/** All HTTP sessions of one Weft instance. */
+export class HttpSessions {
+  private readonly sessions = new Map<string, HttpSession>()
+  /** Sessions being created: concurrent first requests share one. */
+  private readonly creating = new Map<string, Promise<HttpSession>>()
+  private closed = false
+
+  constructor (private readonly ctx: WeftContext) {
+    ctx.onClose.push(() => this.close())
+  }
+
+  private static key (doc: string, id: string): string { return `${doc}\0${id}` }
+
+  get size (): number { return this.sessions.size }
+
+  /** The live session, if any (for the SSE route: echo suppression and holds). */
+  peek (doc: string, id: string): HttpSession | undefined {
+    const s = this.sessions.get(HttpSessions.key(doc, id))
+    return s?.closed === false ? s : undefined
+  }
+
+  /**
+   * The session `id` on `doc`, created (and the doc acquired) on first use. `access` is the
+   * grant of the current request: a session's access follows its latest request.
+   */
+  async get (doc: string, id: string, access: Access): Promise<HttpSession> {
+    if (this.closed) throw new Error('server is shutting down')
+    const key = HttpSessions.key(doc, id)
+    const live = this.sessions.get(key)
+    if (live !== undefined && !live.closed) { live.access = access; return live }
+    const pending = this.creating.get(key)
+    if (pending !== undefined) return await pending
+    if (this.sessions.size >= this.ctx.options.maxHttpSessions) throw new TooManySessionsError(`too many HTTP sessions (max ${this.ctx.options.maxHttpSessions})`)
+    const made = (async () => {
+      const holder = {}
+      const shared = await this.ctx.registry.acquire(doc, holder)
+      const session = new HttpSession(id, shared, access, s => this.drop(key, s, holder), this.ctx.options.httpSessionIdleMs)
+      shared.addPeer(session)
+      this.sessions.set(key, session)
+      this.ctx.metrics.inc('http_sessions_total')
+      session.armIdle()
+      return session
+    })()
+    this.creating.set(key, made)
+    try {
+      return await made
+    } finally {
+      this.creating.delete(key)
+    }
+  }
+
+  private drop (key: string, session: HttpSession, holder: object): void {
+    if (this.sessions.get(key) === session) this.sessions.delete(key)
+    session.dispose()
+    this.ctx.registry.release(session.doc.name, holder)
+  }
+
+  /** Ends a session now (a client saying goodbye). */
+  end (doc: string, id: string): void {
+    this.sessions.get(HttpSessions.key(doc, id))?.expire()
+  }
+
+  close (): void {
+    this.closed = true
+    for (const s of [...this.sessions.values()]) s.expire()
+    this.sessions.clear()
+  }
+}
+
+const perContext = new WeakMap<WeftContext, HttpSessions>()
+
+/** The session table of a Weft instance (one per context, made on first use). */
+export function httpSessions (ctx: WeftContext): HttpSessions {
+  let s = perContext.get(ctx)
+  if (s === undefined) {
+    s = new HttpSessions(ctx)
+    perContext.set(ctx, s)
+  }
+  return s
+}

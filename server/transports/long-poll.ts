@@ -1,0 +1,284 @@
+/**
+ * Long polling: the last-resort down direction, for networks that break both WebSockets and
+ * streamed responses.
+ *
+ * A poll names a cursor (the doc's update sequence, as SSE ids) and an awareness cursor. It is
+ * answered at once when the doc's history has records after the cursor (or awareness changed),
+ * otherwise it waits in its doc's hub until something changes or its timeout passes (204).
+ * Cost model: one hub per doc (a `DocPeer` with a set of waiters), one timer for all polls of
+ * the server (a wheel of one-second buckets), and per broadcast one pass over the waiters. A
+ * waiting poll is a parked `Response` in a Set; nothing runs for it until it is answered.
+ */
+import type { Response } from 'express'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { bytesToBase64 } from '../../shared/base64.js'
+import { CloseReason, CloseCode } from '../../shared/close-codes.js'
+import { formatCursor, parseCursor } from '../../shared/cursor.js'
+import type { WeftContext } from '../context.js'
+import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
+import type { SharedDoc } from '../docs/shared-doc.js'
+import type { HttpSession } from './http-session.js'
+
+/** What a 200 poll answer carries (all binary fields base64). */
+export interface PollBody {
+  /** Resume cursor: pass it to the next poll (or to the SSE stream as `?cursor=`). */
+  cursor: string
+  /** Awareness cursor: pass it to the next poll as `?aw=`. */
+  aw: string
+  /** Records after the cursor merged into one Yjs update (or, on reset, the state the client lacks). */
+  update?: string
+  /** An awareness update (y-protocols encoding) with every change after `aw`. */
+  awareness?: string
+  /** Set when the cursor was missing, garbage or outside the retained window. */
+  reset?: true
+  /** On reset: the server's state vector, so the client can send what the server lacks. */
+  stateVector?: string
+}
+
+interface Waiter {
+  res: Response
+  hub: DocPollHub
+  session: HttpSession | null
+  cursorSeq: number
+  aw: string
+  bucket: number
+  done: boolean
+  release: () => void
+}
+
+/** Awareness changes remembered per doc for `aw` cursors; older cursors get the full state. */
+const AWARENESS_LOG = 256
+export const maxPollTimeoutS = 55
+export const defaultPollTimeoutS = 25
+
+export class DocPollHub implements DocPeer {
+  readonly access = 'read' as const
+  readonly waiters = new Set<Waiter>()
+  private readonly epoch = Math.floor(Math.random() * 2 ** 32).toString(36)
+  private awVersion = 0
+  private readonly awLog: Array<{ v: number, ids: number[], origin: unknown }> = []
+  private ready = new Set<Waiter>()
+  private flushing: NodeJS.Immediate | null = null
+  /** Merged updates per cursor, valid while the doc's seq is `cacheSeq` (polls share them). */
+  private cache = new Map<number, string>()
+  private cacheSeq = -1
+
+  constructor (readonly doc: SharedDoc, private readonly respond: (w: Waiter, status: number, body?: PollBody) => void) {
+    doc.addPeer(this)
+  }
+
+  get awCursor (): string { return `${this.epoch}.${this.awVersion.toString(36)}` }
+
+  deliverUpdate (b: UpdateBroadcast): void { this.wake(b.origin) }
+
+  deliverAwareness (b: AwarenessBroadcast): void {
+    this.awLog.push({ v: ++this.awVersion, ids: [...b.changes.added, ...b.changes.updated, ...b.changes.removed], origin: b.origin })
+    if (this.awLog.length > AWARENESS_LOG) this.awLog.shift()
+    this.wake(b.origin)
+  }
+
+  close (_code: number, _reason: string): void {}
+
+  /** A change from `origin`: every waiter except the one that made it has news. */
+  private wake (origin: unknown): void {
+    if (this.waiters.size === 0) return
+    for (const w of this.waiters) if (w.session == null || w.session !== origin) this.ready.add(w)
+    // Answer after the current group commit has applied all its records: one answer per poll
+    // per batch, not per record.
+    this.flushing ??= setImmediate(() => {
+      this.flushing = null
+      const ready = this.ready
+      this.ready = new Set()
+      for (const w of ready) {
+        if (w.done) continue
+        const body = this.answer(w, false)
+        if (body != null) this.respond(w, 200, body)
+      }
+    })
+  }
+
+  /**
+   * The answer for a poll now, or null when it should keep waiting. `force` (at its timeout):
+   * answer with the session's own records too, so its cursor moves on.
+   */
+  answer (w: Pick<Waiter, 'cursorSeq' | 'aw' | 'session'>, force: boolean, sv?: Uint8Array): PollBody | null {
+    const doc = this.doc
+    const records = doc.history.since(w.cursorSeq, doc.seq)
+    if (records == null) return this.reset(sv)
+    const awareness = this.awarenessSince(w.aw, w.session)
+    // Records only the session itself wrote are no news to it (its own writes are never
+    // delivered to it, so lastDeliveredSeq tells whether anyone else wrote after the cursor).
+    const news = records.length > 0 && (force || w.session == null || w.session.lastDeliveredSeq > w.cursorSeq)
+    if (!news && awareness == null) return null
+    const body: PollBody = { cursor: formatCursor(doc.name, doc.seq), aw: this.awCursor }
+    if (records.length > 0) body.update = this.merged(w.cursorSeq, records)
+    if (awareness != null) body.awareness = bytesToBase64(awareness)
+    return body
+  }
+
+  /** Full state (or what a client with state vector `sv` lacks), with the server's state vector. */
+  reset (sv?: Uint8Array): PollBody {
+    const doc = this.doc
+    const body: PollBody = {
+      cursor: formatCursor(doc.name, doc.seq),
+      aw: this.awCursor,
+      reset: true,
+      update: bytesToBase64(Y.encodeStateAsUpdate(doc.ydoc, sv)),
+      stateVector: bytesToBase64(Y.encodeStateVector(doc.ydoc))
+    }
+    const all = doc.encodeAllAwareness()
+    if (all != null) body.awareness = bytesToBase64(all)
+    return body
+  }
+
+  private merged (cursorSeq: number, records: Array<{ update: Uint8Array }>): string {
+    if (this.cacheSeq !== this.doc.seq) { this.cache.clear(); this.cacheSeq = this.doc.seq }
+    let text = this.cache.get(cursorSeq)
+    if (text === undefined) {
+      text = bytesToBase64(records.length === 1 ? records[0]!.update : Y.mergeUpdates(records.map(r => r.update)))
+      if (this.cache.size < 64) this.cache.set(cursorSeq, text)
+    }
+    return text
+  }
+
+  /** Awareness changes after cursor `aw` made by anyone but `session`, or null for none. */
+  private awarenessSince (aw: string, session: HttpSession | null): Uint8Array | null {
+    const [epoch, vText] = aw.split('.')
+    const v = parseInt(vText ?? '', 36)
+    const oldest = this.awLog.length > 0 ? this.awLog[0]!.v : this.awVersion + 1
+    if (epoch !== this.epoch || !Number.isSafeInteger(v) || v > this.awVersion || v < oldest - 1) {
+      return this.doc.encodeAllAwareness()
+    }
+    const ids = new Set<number>()
+    for (let i = this.awLog.length - 1; i >= 0 && this.awLog[i]!.v > v; i--) {
+      const e = this.awLog[i]!
+      if (session == null || e.origin !== session) for (const id of e.ids) ids.add(id)
+    }
+    const meta = this.doc.awareness.meta
+    const known = [...ids].filter(id => meta.has(id))
+    return known.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.doc.awareness, known) : null
+  }
+
+  detach (): void {
+    if (this.flushing != null) clearImmediate(this.flushing)
+    this.flushing = null
+    this.doc.removePeer(this)
+  }
+}
+
+export interface PollRequest {
+  doc: SharedDoc
+  session: HttpSession | null
+  cursor: string | null
+  aw: string | null
+  sv?: Uint8Array
+  timeoutS: number
+  /** Releases what the request holds (the doc, the session); called once when answered. */
+  release: () => void
+}
+
+/** Every pending poll of a Weft instance. */
+export class PollHubs {
+  private readonly hubs = new Map<string, DocPollHub>()
+  /** Pending polls by the second their timeout ends. */
+  private readonly wheel = new Map<number, Set<Waiter>>()
+  private tick: NodeJS.Timeout | null = null
+  private closed = false
+  pending = 0
+
+  constructor (private readonly ctx: WeftContext) {
+    ctx.onClose.push(() => this.close())
+    ctx.metrics.gauge('polls_pending', () => this.pending)
+  }
+
+  private hubFor (doc: SharedDoc): DocPollHub {
+    let hub = this.hubs.get(doc.name)
+    if (hub === undefined || hub.doc !== doc) {
+      // A new load of the doc (the old one was unloaded): start over with a fresh hub.
+      hub?.detach()
+      hub = new DocPollHub(doc, (w, status, body) => this.respond(w, status, body))
+      this.hubs.set(doc.name, hub)
+    }
+    return hub
+  }
+
+  poll (res: Response, p: PollRequest): void {
+    const hub = this.hubFor(p.doc)
+    const seq = parseCursor(p.doc.name, p.cursor)
+    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw ?? '', bucket: 0, done: false, release: p.release }
+    this.ctx.metrics.inc('polls_total')
+    const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutS === 0, p.sv)
+    if (now != null) return this.respond(w, 200, now)
+    if (p.timeoutS === 0) return this.respond(w, 204)
+    w.bucket = Math.ceil((Date.now() + p.timeoutS * 1000) / 1000)
+    let bucket = this.wheel.get(w.bucket)
+    if (bucket === undefined) this.wheel.set(w.bucket, bucket = new Set())
+    bucket.add(w)
+    hub.waiters.add(w)
+    this.pending++
+    // The client gave up (or the proxy cut it): forget the poll.
+    res.once('close', () => { if (!w.done) this.finish(w) })
+    this.tick ??= setInterval(() => this.expire(), 1000)
+    this.tick.unref()
+  }
+
+  private expire (): void {
+    const nowSec = Date.now() / 1000
+    for (const [sec, bucket] of this.wheel) {
+      if (sec > nowSec) continue
+      this.wheel.delete(sec)
+      for (const w of bucket) {
+        if (w.done) continue
+        const body = w.hub.answer(w, true)
+        if (body != null) this.respond(w, 200, body)
+        else this.respond(w, 204)
+      }
+    }
+    if (this.pending === 0 && this.tick != null) { clearInterval(this.tick); this.tick = null }
+    // Hubs of unloaded docs with nobody waiting go too.
+    for (const [name, hub] of this.hubs) {
+      if (hub.waiters.size === 0 && this.ctx.registry.get(name) !== hub.doc) { hub.detach(); this.hubs.delete(name) }
+    }
+  }
+
+  private finish (w: Waiter): void {
+    if (w.done) return
+    w.done = true
+    if (w.hub.waiters.delete(w)) this.pending--
+    this.wheel.get(w.bucket)?.delete(w)
+    w.release()
+  }
+
+  private respond (w: Waiter, status: number, body?: PollBody | { error: string }): void {
+    if (w.done) return
+    this.finish(w)
+    const res = w.res
+    if (res.writableEnded || res.destroyed) return
+    res.setHeader('Cache-Control', 'no-store')
+    if (status === 204) { res.status(204).end(); return }
+    if (status === 503) res.setHeader('Retry-After', '1')
+    res.status(status).json(body)
+  }
+
+  /** Shutdown: every pending poll is answered 503 (the client reconnects with backoff). */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.tick != null) { clearInterval(this.tick); this.tick = null }
+    for (const hub of this.hubs.values()) {
+      for (const w of [...hub.waiters]) this.respond(w, 503, { error: CloseReason[CloseCode.serviceRestart]! })
+      hub.detach()
+    }
+    this.hubs.clear()
+    this.wheel.clear()
+  }
+}
+
+const perContext = new WeakMap<WeftContext, PollHubs>()
+
+export function pollHubs (ctx: WeftContext): PollHubs {
+  let hubs = perContext.get(ctx)
+  if (hubs === undefined) perContext.set(ctx, hubs = new PollHubs(ctx))
+  return hubs
+}
