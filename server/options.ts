@@ -84,10 +84,6 @@ export interface WeftOptions {
   httpSessionIdleMs?: number
   /** Most HTTP-only editor sessions at once (over it: 429). @default 10000 */
   maxHttpSessions?: number
-  /** An HTTP-only editor session (SSE + POST, long poll) idle this long leaves its doc, awareness removed (ms). @default 30000 */
-  httpSessionIdleMs?: number
-  /** Most HTTP-only editor sessions at once (over it: 429). @default 10000 */
-  maxHttpSessions?: number
   /**
    * Serve the newcomer pages: the home page (`/`) and the live editor (`/edit/:doc`) with its
    * bundle (`/ui/assets/*`). Turn off in production (`--no-ui`); `/view/:doc` stays (it is an
@@ -135,8 +131,6 @@ export const defaults = {
   compactAfterBytes: 1024 * 1024,
   historyRecords: 10_000,
   historyBytes: 8 * 1024 * 1024,
-  httpSessionIdleMs: 30_000,
-  maxHttpSessions: 10_000,
   httpSessionIdleMs: 30_000,
   maxHttpSessions: 10_000,
   maxConnections: 10_000,
