@@ -4,11 +4,19 @@
  */
 import * as Y from 'yjs'
 import { ProtocolError } from '../../shared/protocol.js'
+import { checkUpdateBounds, UpdateBoundsError } from './update-bounds.js'
 
 export interface UpdateLimits {
   /** Largest accepted update in bytes. */
   maxUpdateBytes: number
+  /** Most structs in one update (each costs an object when Yjs decodes it). @default 1,000,000 */
+  maxStructs?: number
+  /** Time budget for the bounds check, ms. @default 500 */
+  maxCheckMillis?: number
 }
+
+export const DEFAULT_MAX_STRUCTS = 1_000_000
+export const DEFAULT_CHECK_MILLIS = 500
 
 /** `[0, 0]`: no structs, no deletions. Clients send it as a step2 when they have nothing new. */
 export const isEmptyUpdate = (update: Uint8Array): boolean =>
@@ -24,6 +32,13 @@ export function validateUpdate (update: Uint8Array, limits: UpdateLimits): void 
     throw new ProtocolError(`update of ${update.byteLength} bytes exceeds the limit of ${limits.maxUpdateBytes}`)
   }
   if (update.byteLength < 2) throw new ProtocolError('update too short')
+  // Counts and lengths against the bytes that remain, before Yjs allocates anything (yjs#687).
+  try {
+    checkUpdateBounds(update, { maxStructs: limits.maxStructs ?? DEFAULT_MAX_STRUCTS, maxMillis: limits.maxCheckMillis ?? DEFAULT_CHECK_MILLIS })
+  } catch (err) {
+    if (err instanceof UpdateBoundsError) throw new ProtocolError(`invalid Yjs update: ${err.message}`)
+    throw err
+  }
   try {
     const decoded = Y.decodeUpdate(update)
     for (const struct of decoded.structs) {
