@@ -9,6 +9,7 @@ import { consoleLogger, isLevel } from './cli-logger.js'
 import { createWeft } from './weft.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { memoryStorage } from './storage/memory.js'
+import { postgresStorage } from './storage/postgres.js'
 import { WeftOptionsError } from './options.js'
 import { version } from './version.js'
 
@@ -21,6 +22,7 @@ Options (each also as an environment variable):
   --host <addr>         address to bind (0.0.0.0 for all)       HOST        [127.0.0.1]
   --data <dir>          LevelDB directory                       WEFT_DATA   [./data]
   --memory              keep docs in memory only (lost on exit) WEFT_MEMORY
+  --postgres <url>      store docs in PostgreSQL instead        WEFT_POSTGRES
   --log-level <level>   debug | info | warn | error             WEFT_LOG_LEVEL [warn]
 
 Access control (off by default: every client may read and write every doc):
@@ -53,6 +55,7 @@ interface Flags {
   host: string
   data: string
   memory: boolean
+  postgres: string | undefined
   logLevel: string
   authSecret?: string
   authJwks?: string
@@ -82,6 +85,7 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
       host: { type: 'string' },
       data: { type: 'string' },
       memory: { type: 'boolean' },
+      postgres: { type: 'string' },
       'log-level': { type: 'string' },
       'auth-secret': { type: 'string' },
       'auth-jwks': { type: 'string' },
@@ -116,6 +120,7 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
     host: values.host ?? env.HOST ?? '127.0.0.1',
     data: values.data ?? env.WEFT_DATA ?? './data',
     memory: values.memory ?? (env.WEFT_MEMORY === '1' || env.WEFT_MEMORY === 'true'),
+    postgres: values.postgres ?? env.WEFT_POSTGRES,
     logLevel
   }
 }
@@ -132,7 +137,12 @@ async function main (): Promise<void> {
   if (flags === 'version') { process.stdout.write(version + '\n'); return }
 
   const logger = consoleLogger(flags.logLevel as 'warn')
-  const storage = flags.memory ? memoryStorage() : leveldbStorage(flags.data)
+  if (flags.memory && flags.postgres !== undefined) {
+    process.stderr.write('weft: choose one of --memory and --postgres\n')
+    process.exit(2)
+  }
+  const storage = flags.memory ? memoryStorage() : flags.postgres !== undefined ? postgresStorage(flags.postgres) : leveldbStorage(flags.data)
+  const where = flags.postgres !== undefined ? 'PostgreSQL' : flags.data
   let weft
   try {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
@@ -146,7 +156,7 @@ async function main (): Promise<void> {
     } else if (err instanceof WeftOptionsError) {
       process.stderr.write(`weft: ${err.message}\n`)
     } else {
-      process.stderr.write(`weft: cannot open storage at ${flags.data}: ${(err as Error).message}\n`)
+      process.stderr.write(`weft: cannot open storage at ${where}: ${(err as Error).message}\n`)
     }
     process.exit(1)
   }

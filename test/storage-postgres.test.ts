@@ -1,0 +1,32 @@
+import pg from 'pg'
+import { describe, it } from 'vitest'
+import { storageSuite } from './helpers/storage-suite.js'
+import { haveService, postgresUrl } from './helpers/services.js'
+import { postgresStorage } from '../server/storage/postgres.js'
+
+const available = await haveService('postgres')
+
+async function dropTables (prefix: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl })
+  await client.connect()
+  await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine`)
+  await client.end()
+}
+
+let n = 0
+if (available) {
+  storageSuite('postgres', {
+    persistent: true,
+    async make () {
+      const prefix = `weft_t${process.pid}_${n++}`
+      const storage = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 })
+      return {
+        storage,
+        reopen: async () => postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 }),
+        cleanup: async () => { await storage.close(); await dropTables(prefix) }
+      }
+    }
+  })
+} else {
+  describe('storage conformance: postgres', () => { it.skip('PostgreSQL is not reachable (see the warning above)', () => {}) })
+}
