@@ -24,6 +24,10 @@ Options (each also as an environment variable):
   --memory              keep docs in memory only (lost on exit) WEFT_MEMORY
   --postgres <url>      store docs in PostgreSQL instead        WEFT_POSTGRES
   --log-level <level>   debug | info | warn | error             WEFT_LOG_LEVEL [warn]
+  --no-ui               no home page (/) and no editor (/edit/:doc), for production;
+                        /view/:doc stays (it is behind auth)    WEFT_UI=0
+  --admin-token <t>     credential for GET /docs (Bearer or ?token=, ≥ 16 chars);
+                        with auth on, /docs needs it or an admin JWT   WEFT_ADMIN_TOKEN
 
 Access control (off by default: every client may read and write every doc):
   --auth-secret <s>     require HS256 JWTs signed with this secret (≥ 32 chars)
@@ -61,6 +65,8 @@ interface Flags {
   authJwks?: string
   allowedOrigins?: string[]
   limits: Record<string, number>
+  ui: boolean
+  adminToken?: string
 }
 
 /** Numeric limit flags → option names (env var: WEFT_ + the flag in upper snake case). */
@@ -90,6 +96,8 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
       'auth-secret': { type: 'string' },
       'auth-jwks': { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'no-ui': { type: 'boolean' },
+      'admin-token': { type: 'string' },
       ...Object.fromEntries(Object.keys(limitFlags).map(f => [f, { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' }
@@ -116,6 +124,8 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
     authJwks: values['auth-jwks'] ?? env.WEFT_AUTH_JWKS,
     allowedOrigins: origins === undefined ? undefined : origins.split(',').map(o => o.trim()).filter(o => o !== ''),
     limits,
+    ui: values['no-ui'] !== true && env.WEFT_UI !== '0' && env.WEFT_UI !== 'false',
+    adminToken: values['admin-token'] ?? env.WEFT_ADMIN_TOKEN,
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     data: values.data ?? env.WEFT_DATA ?? './data',
@@ -148,7 +158,7 @@ async function main (): Promise<void> {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
       ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
       : undefined
-    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, ...flags.limits })
+    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, ...flags.limits, ui: flags.ui, adminToken: flags.adminToken })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

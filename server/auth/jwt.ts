@@ -24,7 +24,7 @@ export interface AuthOptions {
 
 export const MIN_SECRET_LENGTH = 32
 
-type Verify = (token: string) => Promise<JWTPayload>
+export type Verify = (token: string) => Promise<JWTPayload>
 
 /** Builds `authenticate(req, doc)` from the `auth` option; throws WeftOptionsError on bad config. */
 export function jwtAuthenticator (auth: AuthOptions): (req: IncomingMessage, doc: string) => Promise<Grant> {
@@ -56,7 +56,8 @@ export function grantFor (claims: JWTPayload, doc: string): Grant {
   return grant
 }
 
-function buildVerifier (auth: AuthOptions): Verify {
+/** Verifies a token with the configured keys (also used for admin tokens on `GET /docs`). */
+export function buildVerifier (auth: AuthOptions): Verify {
   if (auth == null || typeof auth !== 'object') throw new WeftOptionsError('option "auth" must be { secret } and/or { jwks }')
   const verifiers: Array<{ algs: string[], verify: Verify }> = []
   if (auth.secret !== undefined) {

@@ -5,6 +5,8 @@
 import express from 'express'
 import type { WeftContext } from '../context.js'
 import { healthRoutes } from './health.js'
+import { docListRoutes } from './doc-list.js'
+import { uiRoutes } from '../ui/routes.js'
 import { eventRoutes } from './events.js'
 import { snapshotRoutes } from './snapshot.js'
 import { updateRoutes } from './updates.js'
@@ -13,6 +15,8 @@ import { pollRoutes } from './poll.js'
 export function createRouter (ctx: WeftContext): express.Router {
   const router = express.Router()
   healthRoutes(router, ctx)
+  docListRoutes(router, ctx)
+  uiRoutes(router, ctx)
   eventRoutes(router, ctx)
   snapshotRoutes(router, ctx)
   updateRoutes(router, ctx)
