@@ -1,8 +1,9 @@
 /**
  * The up direction for HTTP-only editors: `POST /docs/:doc/updates` (one Yjs update, binary or
- * `{ update: base64 }`) and `POST /docs/:doc/awareness` (one awareness update, binary or
- * `{ update: base64 }`). 204 only once the update is stored and broadcast, so a client that got
- * its 204 may forget the update; anything else and it resyncs by state vector.
+ * `{ update: base64 }`), `POST /docs/:doc/awareness` (one awareness update, binary or
+ * `{ update: base64 }`) and `DELETE /docs/:doc/session` (an HTTP editor leaving). 204 only once
+ * the update is stored and broadcast, so a client that got its 204 may forget the update;
+ * anything else and it resyncs by state vector.
  */
 import express, { type Request, type Response, type Router } from 'express'
 import type { WeftContext } from '../context.js'
@@ -63,6 +64,19 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       sendProblem(ctx, res, err, 'updates')
     } finally {
       release()
+    }
+  })
+
+  // An HTTP editor leaving (or switching to WebSocket): its awareness ids are freed now rather
+  // than after the idle timeout, so its next connection may claim them at once.
+  router.delete('/docs/:doc/session', async (req, res) => {
+    try {
+      const { doc, sessionId } = await docRequest(ctx, req)
+      if (sessionId == null) throw new HttpProblem(400, 'send X-Weft-Session or ?session=')
+      sessions.end(doc, sessionId)
+      res.status(204).end()
+    } catch (err) {
+      sendProblem(ctx, res, err, 'session')
     }
   })
 

@@ -1,0 +1,428 @@
+/**
+ * WeftProvider: the y-websocket `WebsocketProvider` surface with transport fallback.
+ *
+ * Tiers are tried in order (WebSocket → SSE + POST → long poll). A tier that fails to open
+ * while a lower one opens, or that is cut `maxCuts` times within `cutWindowMs`, is abandoned;
+ * it is probed again after `probeAfterMs` (doubling up to `maxProbeAfterMs`) by opening it on
+ * the side, and the provider moves up when the probe opens. When every tier fails to open the
+ * server is simply unreachable: nothing is abandoned and the provider retries from the top with
+ * exponential backoff and full jitter. Close codes decide the rest (shared/close-codes.ts).
+ *
+ * No edit is lost or sent twice: every tier starts with a state-vector handshake that sends
+ * exactly what the server lacks, so edits made while disconnected or between tiers go up once,
+ * with the next handshake; transports drop local updates until their handshake is done.
+ */
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { ObservableV2 } from 'lib0/observable'
+import { closeAdvice, CloseCode } from '../shared/close-codes.js'
+import { Backoff, type BackoffOptions } from './backoff.js'
+import { longPollTransport } from './transports/long-poll.js'
+import { ssePostTransport } from './transports/sse-post.js'
+import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportFactory, type TransportName } from './transports/types.js'
+import { websocketTransport } from './transports/websocket.js'
+
+export type { TransportName } from './transports/types.js'
+
+const factories: Record<TransportName, TransportFactory> = {
+  websocket: websocketTransport,
+  sse: ssePostTransport,
+  poll: longPollTransport
+}
+
+export interface WeftProviderOptions {
+  /** Connect at once. @default true */
+  connect?: boolean
+  awareness?: awarenessProtocol.Awareness
+  /** Query parameters on every request (y-websocket's `params`). */
+  params?: Record<string, string>
+  /** Tiers to use, in order of preference. @default ['websocket', 'sse', 'poll'] */
+  transports?: TransportName[]
+  /** A WebSocket implementation (Node 20 has none: pass `ws`). @default globalThis.WebSocket */
+  WebSocketPolyfill?: typeof WebSocket
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch
+  /** Returns a fresh token (sent as `?token=`); called before connecting and after a 4401. */
+  getToken?: () => string | Promise<string>
+  /** Largest reconnect delay (ms), as in y-websocket. @default 10000 */
+  maxBackoffTime?: number
+  /** Finer control of the reconnect schedule. */
+  backoff?: BackoffOptions
+  /** A tier that has not opened after this long counts as failed to open (ms). @default 10000 */
+  openTimeoutMs?: number
+  /** Cuts of an open tier within this window … @default 30000 */
+  cutWindowMs?: number
+  /** … that make the provider abandon it. @default 3 */
+  maxCuts?: number
+  /** First re-probe of an abandoned tier (ms); doubles after each failed probe. @default 30000 */
+  probeAfterMs?: number
+  /** @default 300000 */
+  maxProbeAfterMs?: number
+  /** Long-poll hold time asked of the server (s, max 55). @default 25 */
+  pollTimeoutS?: number
+}
+
+export type ProviderStatus = 'connecting' | 'connected' | 'disconnected'
+
+export interface WeftProviderEvents {
+  status: (event: { status: ProviderStatus }) => void
+  sync: (synced: boolean) => void
+  synced: (synced: boolean) => void
+  'connection-close': (event: { code: number, reason: string }, provider: WeftProvider) => void
+  'connection-error': (event: { code: number, reason: string }, provider: WeftProvider) => void
+  'transport-change': (event: { transport: TransportName, previous: TransportName | null }) => void
+  'permission-denied': (event: { reason: string }) => void
+}
+
+interface Live { name: TransportName, transport: Transport, opened: boolean, openTimer: ReturnType<typeof setTimeout> | null }
+
+export class WeftProvider extends ObservableV2<WeftProviderEvents> {
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness
+  readonly roomname: string
+  readonly serverUrl: string
+  params: Record<string, string>
+  /** Whether the provider wants to be connected (false after disconnect() or a stopping close code). */
+  shouldConnect = false
+  status: ProviderStatus = 'disconnected'
+  /** The tier in use (or last used), null before the first connection. */
+  transport: TransportName | null = null
+  /** Why the provider stopped, when a close code told it to (4400, 4403, 1009, 1000). */
+  stopped: { code: number, reason: string } | null = null
+  readonly bcconnected = false
+  private _synced = false
+  private live: Live | null = null
+  private probe: Live | null = null
+  private readonly tiers: TransportName[]
+  private readonly backoff: Backoff
+  private readonly abandonedUntil = new Map<TransportName, number>()
+  private readonly probeDelay = new Map<TransportName, number>()
+  private readonly cuts = new Map<TransportName, number[]>()
+  /** Tiers that failed to open during the current connection attempt. */
+  private readonly failedThisRound = new Set<TransportName>()
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private probeTimer: ReturnType<typeof setTimeout> | null = null
+  private readonly sessionId = randomId()
+  private readonly o: Required<Pick<WeftProviderOptions, 'openTimeoutMs' | 'cutWindowMs' | 'maxCuts' | 'probeAfterMs' | 'maxProbeAfterMs' | 'pollTimeoutS'>>
+  private readonly WebSocketImpl: typeof WebSocket | undefined
+  private readonly fetchImpl: typeof fetch
+  private readonly getToken: (() => string | Promise<string>) | undefined
+  private destroyed = false
+
+  constructor (serverUrl: string, roomname: string, doc: Y.Doc, options: WeftProviderOptions = {}) {
+    super()
+    this.serverUrl = serverUrl.replace(/\/+$/, '')
+    this.roomname = roomname
+    this.doc = doc
+    this.awareness = options.awareness ?? new awarenessProtocol.Awareness(doc)
+    this.params = { ...options.params }
+    this.tiers = (options.transports ?? ['websocket', 'sse', 'poll']).filter(t => t in factories)
+    if (this.tiers.length === 0) throw new TypeError('WeftProvider: transports must name at least one of websocket, sse, poll')
+    this.backoff = new Backoff({ maxMs: options.maxBackoffTime ?? 10_000, ...options.backoff })
+    this.o = {
+      openTimeoutMs: options.openTimeoutMs ?? 10_000,
+      cutWindowMs: options.cutWindowMs ?? 30_000,
+      maxCuts: options.maxCuts ?? 3,
+      probeAfterMs: options.probeAfterMs ?? 30_000,
+      maxProbeAfterMs: options.maxProbeAfterMs ?? 300_000,
+      pollTimeoutS: Math.min(55, options.pollTimeoutS ?? 25)
+    }
+    // Read at construction so a page that disables WebSocket later is not surprised mid-way.
+    this.WebSocketImpl = options.WebSocketPolyfill ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? undefined
+    const f = options.fetch ?? globalThis.fetch
+    this.fetchImpl = (input, init) => f(input, init) // unbound window.fetch throws "Illegal invocation"
+    this.getToken = options.getToken
+    doc.on('update', this.onDocUpdate)
+    this.awareness.on('update', this.onAwarenessUpdate)
+    if (options.connect !== false) this.connect()
+  }
+
+  /** y-websocket compatibility: the WebSocket URL of the doc. */
+  get url (): string { return `${wsBase(this.serverUrl)}/${this.roomname}` }
+  get wsconnected (): boolean { return this.status === 'connected' }
+  get wsconnecting (): boolean { return this.status === 'connecting' }
+
+  get synced (): boolean { return this._synced }
+  set synced (state: boolean) {
+    if (this._synced === state) return
+    this._synced = state
+    this.emit('synced', [state])
+    this.emit('sync', [state])
+  }
+
+  connect (): void {
+    if (this.destroyed) return
+    this.shouldConnect = true
+    this.stopped = null
+    if (this.live == null && this.reconnectTimer == null) void this.openNext()
+  }
+
+  disconnect (): void {
+    this.shouldConnect = false
+    this.clearTimers()
+    this.closeProbe()
+    const live = this.live
+    if (live != null) {
+      this.live = null
+      this.dropLive(live)
+      this.afterClose({ code: CloseCode.normal, reason: 'disconnect()' })
+    }
+  }
+
+  override destroy (): void {
+    if (this.destroyed) return
+    // Tell the others we left while a transport can still say so.
+    if (this.awareness.getLocalState() !== null) awarenessProtocol.removeAwarenessStates(this.awareness, [this.doc.clientID], 'app closed')
+    this.disconnect()
+    this.destroyed = true
+    this.backoff.dispose()
+    this.doc.off('update', this.onDocUpdate)
+    this.awareness.off('update', this.onAwarenessUpdate)
+    super.destroy()
+  }
+
+  // ---- local changes ------------------------------------------------------------------------
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this) return
+    this.live?.transport.sendUpdate(update)
+  }
+
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {
+    if (origin === this) return
+    const id = this.doc.clientID
+    if (added.includes(id) || updated.includes(id) || removed.includes(id)) this.live?.transport.sendAwareness()
+  }
+
+  // ---- tier selection ------------------------------------------------------------------------
+
+  private async openNext (): Promise<void> {
+    this.reconnectTimer = null
+    if (!this.shouldConnect || this.destroyed || this.live != null) return
+    const now = Date.now()
+    const usable = this.tiers.filter(t => (this.abandonedUntil.get(t) ?? 0) <= now)
+    const name = (usable.length > 0 ? usable : [this.tiers[this.tiers.length - 1]!]).find(t => !this.failedThisRound.has(t))
+    if (name === undefined) {
+      // Every tier failed to open: the server or the network is down, not a tier. Retry all.
+      this.failedThisRound.clear()
+      return this.scheduleReconnect(false)
+    }
+    if (this.getToken !== undefined && this.params.token === undefined) await this.refreshToken()
+    if (!this.shouldConnect || this.destroyed || this.live != null) return
+    this.setStatus('connecting')
+    this.live = this.start(name, false)
+  }
+
+  private start (name: TransportName, isProbe: boolean): Live {
+    const live: Live = { name, transport: null as unknown as Transport, opened: false, openTimer: null }
+    const ctx: TransportContext = {
+      doc: this.doc,
+      awareness: this.awareness,
+      docName: this.roomname,
+      httpBase: httpBase(this.serverUrl),
+      wsBase: wsBase(this.serverUrl),
+      params: this.params,
+      sessionId: this.sessionId,
+      origin: this,
+      WebSocket: this.WebSocketImpl,
+      fetch: this.fetchImpl,
+      pollTimeoutS: this.o.pollTimeoutS
+    }
+    live.openTimer = setTimeout(() => {
+      live.openTimer = null
+      if (live.opened) return
+      live.transport.close()
+      if (isProbe) this.onProbeClosed(live)
+      else this.onClosed(live, { code: ABNORMAL_CLOSURE, reason: `${name} did not open within ${this.o.openTimeoutMs} ms` })
+    }, this.o.openTimeoutMs)
+    live.transport = factories[name](ctx, isProbe
+      ? {
+          // A probe only proves the tier opens; it is closed at once and the provider moves up.
+          open: () => { this.onProbeOpened(live) },
+          synced () {},
+          close: () => { this.onProbeClosed(live) }
+        }
+      : {
+          open: () => { this.onOpened(live) },
+          synced: () => { if (this.live === live) this.synced = true },
+          permissionDenied: reason => { this.emit('permission-denied', [{ reason }]) },
+          close: (code, reason) => { this.onClosed(live, { code, reason }) }
+        })
+    return live
+  }
+
+  private onOpened (live: Live): void {
+    if (this.live !== live || live.opened) return
+    live.opened = true
+    if (live.openTimer != null) { clearTimeout(live.openTimer); live.openTimer = null }
+    // Tiers above this one that failed to open this round do not work on this network.
+    const index = this.tiers.indexOf(live.name)
+    for (const t of this.failedThisRound) if (this.tiers.indexOf(t) < index) this.abandon(t)
+    this.failedThisRound.clear()
+    this.backoff.opened()
+    const previous = this.transport
+    this.transport = live.name
+    this.setStatus('connected')
+    if (previous !== live.name) this.emit('transport-change', [{ transport: live.name, previous }])
+    this.scheduleProbe()
+  }
+
+  private onClosed (live: Live, event: { code: number, reason: string }): void {
+    if (this.live !== live) return
+    this.live = null
+    this.dropLive(live)
+    this.afterClose(event)
+    if (!this.shouldConnect) return
+    if (!live.opened) {
+      const advice = closeAdvice(event.code)
+      if (advice === 'stop' || advice === 'refresh-token' || advice === 'reconnect-slowly') return this.follow(advice, event, live)
+      // Failed to open: try the next tier now, no backoff (the network may block this one).
+      this.failedThisRound.add(live.name)
+      return void this.openNext()
+    }
+    this.follow(closeAdvice(event.code), event, live)
+  }
+
+  private follow (advice: ReturnType<typeof closeAdvice>, event: { code: number, reason: string }, live: Live): void {
+    switch (advice) {
+      case 'stop':
+        this.shouldConnect = false
+        this.stopped = event
+        this.emit('connection-error', [event, this])
+        return
+      case 'refresh-token':
+        if (this.getToken === undefined) {
+          this.shouldConnect = false
+          this.stopped = event
+          this.emit('connection-error', [event, this])
+          return
+        }
+        delete this.params.token
+        return this.scheduleReconnect(false)
+      case 'reconnect-slowly':
+        return this.scheduleReconnect(true)
+      case 'reconnect': {
+        if (live.opened) {
+          const now = Date.now()
+          const recent = (this.cuts.get(live.name) ?? []).filter(t => now - t < this.o.cutWindowMs)
+          recent.push(now)
+          this.cuts.set(live.name, recent)
+          if (recent.length >= this.o.maxCuts && live.name !== this.tiers[this.tiers.length - 1]) {
+            this.cuts.delete(live.name)
+            this.abandon(live.name)
+          }
+        }
+        return this.scheduleReconnect(false)
+      }
+    }
+  }
+
+  private abandon (name: TransportName): void {
+    const delay = this.probeDelay.get(name) ?? this.o.probeAfterMs
+    this.abandonedUntil.set(name, Date.now() + delay)
+    this.probeDelay.set(name, Math.min(this.o.maxProbeAfterMs, delay * 2))
+  }
+
+  private scheduleReconnect (slow: boolean): void {
+    if (this.reconnectTimer != null || !this.shouldConnect) return
+    this.reconnectTimer = setTimeout(() => { void this.openNext() }, this.backoff.next(slow))
+  }
+
+  private async refreshToken (): Promise<void> {
+    try {
+      const token = await this.getToken!()
+      if (typeof token === 'string' && token !== '') this.params.token = token
+    } catch {
+      // No token now: the server answers 401 and we come back here after a backoff.
+    }
+  }
+
+  // ---- probing back up ----------------------------------------------------------------------
+
+  /** Schedules a probe of the best abandoned tier above the current one. */
+  private scheduleProbe (): void {
+    if (this.probeTimer != null || this.live == null) return
+    const index = this.tiers.indexOf(this.live.name)
+    const above = this.tiers.slice(0, index)
+    if (above.length === 0) return
+    const when = Math.min(...above.map(t => this.abandonedUntil.get(t) ?? 0))
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null
+      const live = this.live
+      if (live == null || !live.opened || this.probe != null || !this.shouldConnect) return
+      const target = this.tiers.slice(0, this.tiers.indexOf(live.name)).find(t => (this.abandonedUntil.get(t) ?? 0) <= Date.now())
+      if (target === undefined) return this.scheduleProbe()
+      this.probe = this.start(target, true)
+    }, Math.max(0, when - Date.now()))
+  }
+
+  private onProbeOpened (probe: Live): void {
+    if (this.probe !== probe) return
+    this.closeProbe()
+    this.abandonedUntil.delete(probe.name)
+    this.probeDelay.delete(probe.name)
+    const live = this.live
+    if (live == null || !this.shouldConnect) return
+    // Move up: close the current tier and open the probed one with a full handshake, which
+    // sends whatever the server lacks (edits made during the switch included).
+    this.live = null
+    this.dropLive(live)
+    this.synced = false
+    this.setStatus('connecting')
+    this.live = this.start(probe.name, false)
+  }
+
+  private onProbeClosed (probe: Live): void {
+    if (this.probe !== probe) return
+    this.closeProbe()
+    this.abandon(probe.name)
+    this.scheduleProbe()
+  }
+
+  private closeProbe (): void {
+    const p = this.probe
+    if (p == null) return
+    this.probe = null
+    if (p.openTimer != null) clearTimeout(p.openTimer)
+    p.transport.close()
+  }
+
+  // ---- bookkeeping ----------------------------------------------------------------------------
+
+  private dropLive (live: Live): void {
+    if (live.openTimer != null) { clearTimeout(live.openTimer); live.openTimer = null }
+    live.transport.close()
+    if (live.opened) this.backoff.closed()
+  }
+
+  private afterClose (event: { code: number, reason: string }): void {
+    this.synced = false
+    // As y-websocket: remote awareness states are unknown while disconnected.
+    const others = [...this.awareness.getStates().keys()].filter(id => id !== this.doc.clientID)
+    if (others.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, others, this)
+    this.setStatus('disconnected')
+    this.emit('connection-close', [event, this])
+  }
+
+  private setStatus (status: ProviderStatus): void {
+    if (this.status === status) return
+    this.status = status
+    this.emit('status', [{ status }])
+  }
+
+  private clearTimers (): void {
+    if (this.reconnectTimer != null) { clearTimeout(this.reconnectTimer); this.reconnectTimer = null }
+    if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
+  }
+}
+
+function httpBase (url: string): string { return url.replace(/^ws(s?):\/\//, 'http$1://') }
+function wsBase (url: string): string { return url.replace(/^http(s?):\/\//, 'ws$1://') }
+
+function randomId (): string {
+  const bytes = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(bytes)
+  let s = ''
+  for (const b of bytes) s += 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[b & 63]
+  return s
+}

@@ -1,0 +1,71 @@
+/**
+ * A minimal Server-Sent Events reader over fetch: unlike EventSource it reports the HTTP status
+ * (so 401 → token refresh, 403 → stop), sends headers, reconnects only when told to, and runs
+ * on any platform with fetch and streams (browsers, Node ≥ 18) without a polyfill.
+ * Parses the text/event-stream format: `event:`, `data:` (joined by \n), `id:`, comments.
+ */
+export interface SseMessage { event: string, data: string, id: string | null }
+
+export interface SseHandlers {
+  /** The response arrived with status 200 and a text/event-stream body. */
+  open (): void
+  message (m: SseMessage): void
+}
+
+export class SseStatusError extends Error {
+  override name = 'SseStatusError'
+  constructor (readonly status: number, message: string) { super(message) }
+}
+
+/**
+ * Reads the stream until it ends (resolves) or fails (rejects: `SseStatusError` for a bad
+ * status or content type, the fetch error otherwise). Abort with `signal`.
+ */
+export async function readSse (fetchImpl: typeof fetch, url: string, init: RequestInit, handlers: SseHandlers): Promise<void> {
+  const res = await fetchImpl(url, { cache: 'no-store', ...init, headers: { accept: 'text/event-stream', ...(init.headers as Record<string, string> | undefined) } })
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {})
+    throw new SseStatusError(res.status, `HTTP ${res.status}`)
+  }
+  const type = res.headers.get('content-type') ?? ''
+  if (!type.startsWith('text/event-stream') || res.body == null) {
+    await res.body?.cancel().catch(() => {})
+    // A proxy answered in place of the stream: treat as "this tier does not work here".
+    throw new SseStatusError(502, `expected text/event-stream, got "${type}"`)
+  }
+  handlers.open()
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  let event = ''
+  let data: string[] = []
+  let id: string | null = null
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return
+      buffer += value
+      let nl: number
+      while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + (buffer[nl] === '\r' && buffer[nl + 1] === '\n' ? 2 : 1))
+        if (line === '') {
+          if (data.length > 0) handlers.message({ event: event === '' ? 'message' : event, data: data.join('\n'), id })
+          event = ''
+          data = []
+          id = null
+          continue
+        }
+        if (line.startsWith(':')) continue
+        const colon = line.indexOf(':')
+        const field = colon < 0 ? line : line.slice(0, colon)
+        let val = colon < 0 ? '' : line.slice(colon + 1)
+        if (val.startsWith(' ')) val = val.slice(1)
+        if (field === 'event') event = val
+        else if (field === 'data') data.push(val)
+        else if (field === 'id') id = val
+      }
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}

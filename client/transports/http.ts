@@ -1,0 +1,169 @@
+/**
+ * What the two HTTP tiers share: URLs, status → close-code mapping, the state-vector
+ * handshake, and the uploaders that POST local updates and awareness one request at a time
+ * (what piles up while a request is in flight is merged into the next one).
+ */
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
+import { CloseCode } from '../../shared/close-codes.js'
+import { ABNORMAL_CLOSURE, type TransportContext } from './types.js'
+
+export class HttpCloseError extends Error {
+  override name = 'HttpCloseError'
+  constructor (readonly code: number, message: string) { super(message) }
+}
+
+/** HTTP status → the close code a WebSocket would have seen, so the provider has one rulebook. */
+export function closeCodeForStatus (status: number): number {
+  switch (status) {
+    case 400: return CloseCode.malformed
+    case 401: return CloseCode.unauthorized
+    case 403: return CloseCode.forbidden
+    case 413: return CloseCode.messageTooBig
+    case 429: return CloseCode.tooManyRequests
+    case 503: return CloseCode.serviceRestart
+    default: return status >= 500 ? CloseCode.storageFailed : ABNORMAL_CLOSURE
+  }
+}
+
+export function docUrl (ctx: TransportContext, route: string, query: Record<string, string> = {}): string {
+  const q = new URLSearchParams({ ...ctx.params, ...query })
+  const s = q.toString()
+  return `${ctx.httpBase}/docs/${encodeURIComponent(ctx.docName)}/${route}${s === '' ? '' : `?${s}`}`
+}
+
+export const sessionHeaders = (ctx: TransportContext): Record<string, string> => ({ 'x-weft-session': ctx.sessionId })
+
+/** fetch that turns network errors and bad statuses into `HttpCloseError`. */
+export async function request (ctx: TransportContext, url: string, init: RequestInit): Promise<Response> {
+  let res: Response
+  try {
+    res = await ctx.fetch(url, { cache: 'no-store', ...init, headers: { ...sessionHeaders(ctx), ...(init.headers as Record<string, string> | undefined) } })
+  } catch (err) {
+    throw new HttpCloseError(ABNORMAL_CLOSURE, `network error: ${(err as Error).message}`)
+  }
+  if (res.status >= 400) {
+    const text = await res.text().catch(() => '')
+    throw new HttpCloseError(closeCodeForStatus(res.status), `HTTP ${res.status}: ${text.slice(0, 200)}`)
+  }
+  return res
+}
+
+export interface PollAnswer {
+  cursor: string
+  aw: string
+  update?: string
+  awareness?: string
+  reset?: true
+  stateVector?: string
+}
+
+/** Applies a poll/handshake answer; returns the server state vector when it was a reset. */
+export function applyAnswer (ctx: TransportContext, a: PollAnswer): Uint8Array | null {
+  if (a.update !== undefined) Y.applyUpdate(ctx.doc, base64ToBytes(a.update), ctx.origin)
+  if (a.awareness !== undefined) awarenessProtocol.applyAwarenessUpdate(ctx.awareness, base64ToBytes(a.awareness), ctx.origin)
+  return a.reset === true && a.stateVector !== undefined ? base64ToBytes(a.stateVector) : null
+}
+
+/** What the server lacks, given its state vector, or null when nothing. */
+export function missingFor (doc: Y.Doc, serverStateVector: Uint8Array): Uint8Array | null {
+  const diff = Y.encodeStateAsUpdate(doc, serverStateVector)
+  return diff.byteLength === 2 && diff[0] === 0 && diff[1] === 0 ? null : diff
+}
+
+/**
+ * The state-vector handshake: a zero-timeout poll with our state vector answers what we lack,
+ * the server's state vector and a cursor to continue from.
+ */
+export async function handshake (ctx: TransportContext, signal: AbortSignal): Promise<{ answer: PollAnswer, serverSv: Uint8Array }> {
+  const sv = bytesToBase64(Y.encodeStateVector(ctx.doc))
+  const res = await request(ctx, docUrl(ctx, 'poll', { timeout: '0', sv }), { signal })
+  const answer = await res.json() as PollAnswer
+  const serverSv = applyAnswer(ctx, answer) ?? new Uint8Array([0])
+  return { answer, serverSv }
+}
+
+/** Posts updates one request at a time; updates queued meanwhile go merged in the next. */
+export class Uploader {
+  private queue: Uint8Array[] = []
+  private busy = false
+  private stopped = false
+
+  constructor (private readonly ctx: TransportContext, private readonly onError: (err: HttpCloseError) => void, private readonly onIdle?: () => void) {}
+
+  push (update: Uint8Array): void {
+    if (this.stopped) return
+    this.queue.push(update)
+    if (!this.busy) void this.run()
+  }
+
+  get idle (): boolean { return !this.busy && this.queue.length === 0 }
+
+  private async run (): Promise<void> {
+    this.busy = true
+    while (this.queue.length > 0 && !this.stopped) {
+      const batch = this.queue
+      this.queue = []
+      const body = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch)
+      try {
+        await request(this.ctx, docUrl(this.ctx, 'updates'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
+      } catch (err) {
+        // Dropped on purpose: the next connection's handshake sends whatever the server lacks.
+        this.stop()
+        this.busy = false
+        this.onError(err as HttpCloseError)
+        return
+      }
+    }
+    this.busy = false
+    if (!this.stopped) this.onIdle?.()
+  }
+
+  stop (): void { this.stopped = true; this.queue = [] }
+}
+
+/** Posts the local awareness state; changes while a post is in flight collapse into one. */
+export class AwarenessUploader {
+  private busy = false
+  private dirty = false
+  private stopped = false
+
+  constructor (private readonly ctx: TransportContext, private readonly onError: (err: HttpCloseError) => void) {}
+
+  push (): void {
+    if (this.stopped) return
+    this.dirty = true
+    if (!this.busy) void this.run()
+  }
+
+  private async run (): Promise<void> {
+    this.busy = true
+    while (this.dirty && !this.stopped) {
+      this.dirty = false
+      const { awareness } = this.ctx
+      if (!awareness.meta.has(awareness.clientID)) continue
+      const body = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
+      try {
+        await request(this.ctx, docUrl(this.ctx, 'awareness'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
+      } catch (err) {
+        const e = err as HttpCloseError
+        if (e.code === CloseCode.unauthorized || e.code === CloseCode.forbidden || e.code === ABNORMAL_CLOSURE) {
+          this.busy = false
+          return this.onError(e)
+        }
+        // 409: the id is still held by this editor's previous connection (the server frees it
+        // when it notices that connection closed): try again shortly. Other errors: same.
+        if (!this.stopped) setTimeout(() => this.push(), 1000)
+      }
+    }
+    this.busy = false
+  }
+
+  stop (): void { this.stopped = true }
+}
+
+/** Tells the server this editor's HTTP session is over (frees its awareness ids at once). */
+export function endSession (ctx: TransportContext): void {
+  ctx.fetch(docUrl(ctx, 'session'), { method: 'DELETE', headers: sessionHeaders(ctx), keepalive: true }).then(r => r.body?.cancel(), () => {})
+}
