@@ -65,8 +65,7 @@ table.docs .acts { display: flex; gap: 10px; justify-content: flex-end; font-siz
 .empty, .locked { color: var(--muted); padding: 18px 0 6px; }
 .locked form { display: flex; gap: 8px; margin-top: 10px; flex-wrap: wrap; }
 .locked input { flex: 1 1 220px; }
-.snippets { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px; }
-@media (max-width: 860px) { .snippets { grid-template-columns: 1fr; } }
+.snippets { display: grid; grid-template-columns: minmax(0, 1fr); gap: 20px; }
 .snippet { display: flex; flex-direction: column; }
 .snippet p { margin: -6px 0 12px; color: var(--muted); font-size: 14px; }
 .code { position: relative; flex: 1; display: flex; }
@@ -87,7 +86,7 @@ function statusPill (m: HomeModel): string {
 export function renderHome (m: HomeModel): string {
   const seg = encodeSegment(defaultDoc)
   const link = (id: string, label: string, path: string): string =>
-    `<span class="link"><b>${label}</b><a id="${id}" href="${escapeHtml(m.basePath + path)}">${escapeHtml(m.urls.http + path.slice(m.basePath.length))}</a></span>`
+    `<span class="link"><b>${label}</b><a id="${id}" href="${escapeHtml(path)}">${escapeHtml(m.urls.http + path.slice(m.basePath.length))}</a></span>`
   const snippetCards = snippets.map(s => `
     <section class="card snippet" data-snippet="${s.id}">
       <h2>${escapeHtml(s.title)}</h2>
