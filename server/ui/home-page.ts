@@ -52,6 +52,7 @@ const css = `
 dl.facts { display: grid; grid-template-columns: auto 1fr; gap: 8px 16px; margin: 0; font-size: 14px; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; font-weight: 500; overflow-wrap: anywhere; }
+dl.facts dd code { font-size: 12px; }
 table.docs { width: 100%; border-collapse: collapse; font-size: 14px; }
 table.docs th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; padding: 0 10px 8px 0; border-bottom: 1px solid var(--line); }
 table.docs td { padding: 10px 10px 10px 0; border-bottom: 1px solid #f0f1f4; vertical-align: middle; }
@@ -270,10 +271,10 @@ const homeScript = `
     locked = true
     $('docs-count').textContent = 'locked'
     const box = el('div', 'locked')
-    box.append(el('div', '', status === 401
-      ? 'This server has auth on: the document list needs the admin token (--admin-token).'
-      : 'That token is not an admin credential.'))
-    if (message) box.append(el('div', 'muted', message))
+    box.append(el('div', '', token === ''
+      ? "The document list is protected. Enter the admin token (the server's --admin-token) to see it."
+      : status === 403 ? 'That token is not an admin credential.' : 'That token was not accepted.'))
+    if (token !== '' && message) box.append(el('div', 'muted', message))
     const form = el('form')
     const field = el('input')
     field.type = 'password'
