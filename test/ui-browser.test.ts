@@ -13,6 +13,7 @@ import { artifactsDir, chromiumAvailable, launchChromium } from './helpers/chrom
 import { waitFor } from './helpers/wait.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { buildUi, uiBundleStale } from '../client/ui/build.js'
+import { hsToken, SECRET } from './helpers/tokens.js'
 
 const suite = 'ui-browser'
 const runnable = chromiumAvailable(suite)
@@ -178,6 +179,35 @@ describe.skipIf(!runnable)('first-run pages in Chromium', () => {
     } finally {
       await ctx.close()
       await locked.close()
+    }
+  })
+
+  it('with JWT auth: the editor connects with ?token=, and says what is missing without one', async () => {
+    const secure = await startServer({ storage: leveldbStorage(join(dir.path, 'secure')), auth: { secret: SECRET } })
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 760 } })
+    try {
+      const token = await hsToken({ docs: 'team/*', access: 'write' })
+      const page = await openEditor(ctx, `${secure.url}/edit/${encodeURIComponent('team/secret')}?token=${token}`)
+      expect(await page.evaluate(() => document.body.classList.contains('needs-token'))).toBe(false)
+      expect(await page.getAttribute('#link-view', 'href')).toBe(`${secure.url}/view/team%2Fsecret?token=${token}`)
+      const node = stockClient(secure.wsUrl, 'team/secret', { params: { token } })
+      clients.push(node)
+      await synced(node)
+      await page.click('.cm-content')
+      await page.keyboard.type('for token holders')
+      await waitFor(() => node.text.toString() === 'for token holders', 'the Node client to get the edit', 20_000)
+
+      const bare = await ctx.newPage()
+      await bare.goto(`${secure.url}/edit/${encodeURIComponent('team/secret')}`)
+      await bare.waitForSelector('body.needs-token', { timeout: 15_000 })
+      expect(await bare.isVisible('#auth-hint')).toBe(true)
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      expect(await bare.textContent('#status')).not.toBe('connected')
+      expect(await bare.evaluate(() => (window as any).weft.ytext.toString())).toBe('')
+      await bare.screenshot({ path: join(shots, 'editor-needs-token.png') })
+    } finally {
+      await ctx.close()
+      await secure.close()
     }
   })
 

@@ -72,6 +72,16 @@ function start (): void {
   // With auth on, the page passes `?token=` from its own URL on to the connection.
   const token = new URLSearchParams(location.search).get('token') ?? undefined
   if (config.auth && token === undefined) document.body.classList.add('needs-token')
+  if (token !== undefined) {
+    // The viewer and the stream need the same token.
+    for (const id of ['link-view', 'link-events']) {
+      const link = document.getElementById(id) as HTMLAnchorElement | null
+      if (link === null) continue
+      const url = new URL(link.href)
+      url.searchParams.set('token', token)
+      link.href = url.toString()
+    }
+  }
   const connection = connect(config.base, config.doc, ydoc, token)
   let me = loadIdentity()
   connection.awareness.setLocalStateField('user', me)

@@ -66,7 +66,7 @@ export function renderEdit (m: EditModel): string {
   <span class="spacer"></span>
   <div id="people" aria-label="people here"></div>
   <label class="me-field">You <input type="text" id="me" maxlength="40" spellcheck="false" aria-label="your name"></label>
-  <nav><a href="${base}/view/${escapeHtml(seg)}" target="_blank" rel="noopener">Viewer ↗</a><a class="optional" href="${base}/docs/${escapeHtml(seg)}/events?view=json" target="_blank" rel="noopener">Stream ↗</a></nav>
+  <nav><a id="link-view" href="${base}/view/${escapeHtml(seg)}" target="_blank" rel="noopener">Viewer ↗</a><a id="link-events" class="optional" href="${base}/docs/${escapeHtml(seg)}/events?view=json" target="_blank" rel="noopener">Stream ↗</a></nav>
 </header>
 <div class="stage"><div class="sheet">${editor}</div></div>
 <footer class="status">
