@@ -23,10 +23,17 @@ const ADMIN = 'admin-token-for-browser-tests-42'
 const pageText = (p: Page): Promise<string> => p.evaluate(() => (window as any).weft.view.state.doc.toString() as string)
 const pageYText = (p: Page): Promise<string> => p.evaluate(() => (window as any).weft.ytext.toString() as string)
 
-async function openEditor (ctx: BrowserContext, url: string): Promise<Page> {
-  const page = await ctx.newPage()
+/** Collects uncaught page errors and Content-Security-Policy violations (the pages send a strict CSP). */
+function watchErrors (page: Page): string[] {
   const errors: string[] = []
   page.on('pageerror', err => errors.push(err.message))
+  page.on('console', msg => { if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) errors.push(msg.text()) })
+  return errors
+}
+
+async function openEditor (ctx: BrowserContext, url: string): Promise<Page> {
+  const page = await ctx.newPage()
+  const errors = watchErrors(page)
   await page.goto(url)
   await page.waitForSelector('.cm-content', { timeout: 20_000 })
   await page.waitForSelector('#synced[data-synced="true"]', { timeout: 20_000 })
@@ -124,8 +131,7 @@ describe.skipIf(!runnable)('first-run pages in Chromium', () => {
       await editor.click('.cm-content')
       await editor.keyboard.type('Plan for 2026')
       const home = await ctx.newPage()
-      const errors: string[] = []
-      home.on('pageerror', err => errors.push(err.message))
+      const errors = watchErrors(home)
       await home.goto(`${server.url}/`)
       expect(await home.textContent('#server-status')).toBe('ready')
       expect(await home.textContent('#snippet-y-websocket')).toContain(`new WebsocketProvider('${server.wsUrl}', 'welcome', doc)`)

@@ -82,3 +82,12 @@ export function renderEdit (m: EditModel): string {
 ${m.script !== null ? `<script type="module" src="${base}/ui/assets/${escapeHtml(m.script)}"></script>` : ''}`
   return page({ title: `${m.doc} — Weft editor`, css, body })
 }
+
+/**
+ * The editor's Content-Security-Policy: scripts only from this server (the bundle), network only
+ * to this server over HTTP and WebSocket. CodeMirror injects its styles, hence inline styles.
+ */
+export function editCsp (wsOrigin: string): string {
+  return "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; " +
+    `connect-src 'self' ${wsOrigin}; base-uri 'none'; form-action 'none'; frame-ancestors 'self'`
+}

@@ -4,6 +4,7 @@
  * for the admin token when the server has auth), and copy-paste snippets filled with this
  * server's URLs. One self-contained HTML response: inline CSS and a small inline script.
  */
+import { createHash } from 'node:crypto'
 import { escapeHtml, jsonForScript, logoSvg, page } from './html.js'
 import { encodeSegment, fillSnippet, fillSnippetSource, snippets, type SnippetUrls } from './snippets.js'
 
@@ -319,3 +320,10 @@ const homeScript = `
   setInterval(() => { if (!locked && document.visibilityState === 'visible') loadDocs() }, 3000)
 })()
 `
+
+/**
+ * The home page's Content-Security-Policy: only its own inline script (by hash) runs, it talks
+ * only to this server. Defence in depth: doc names shown on the page are escaped anyway.
+ */
+export const homeCsp = `default-src 'none'; script-src 'sha256-${createHash('sha256').update(homeScript).digest('base64')}'; ` +
+  "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"

@@ -8,9 +8,9 @@ import type { Request, Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { checkDocName, DocNameError } from '../doc-name.js'
 import { version } from '../version.js'
-import { renderEdit } from './edit-page.js'
+import { editCsp, renderEdit } from './edit-page.js'
 import { escapeHtml, page } from './html.js'
-import { defaultDoc, renderHome } from './home-page.js'
+import { defaultDoc, homeCsp, renderHome } from './home-page.js'
 import { readManifest, serveAsset } from './assets.js'
 import { encodeSegment } from './snippets.js'
 import { readinessProblems } from './status.js'
@@ -24,10 +24,11 @@ export function requestUrls (req: Request): { http: string, ws: string } {
   return { http: `${secure ? 'https' : 'http'}://${host}${req.baseUrl}`, ws: `${secure ? 'wss' : 'ws'}://${host}` }
 }
 
-function sendHtml (res: import('express').Response, status: number, html: string): void {
+function sendHtml (res: import('express').Response, status: number, html: string, csp = "default-src 'none'; style-src 'unsafe-inline'"): void {
   // Rendered per request (live status): never cached; and never framed by another site.
   res.status(status)
     .set('Cache-Control', 'no-store')
+    .set('Content-Security-Policy', csp)
     .set('X-Content-Type-Options', 'nosniff')
     .set('X-Frame-Options', 'SAMEORIGIN')
     .type('html')
@@ -52,7 +53,7 @@ export function uiRoutes (router: Router, ctx: WeftContext): void {
       peers: docs.reduce((n, d) => n + d.peers.size, 0),
       auth: auth(),
       docsLocked: adminRequired(ctx)
-    }))
+    }), homeCsp)
   })
 
   // The home page form without JavaScript: /edit?doc=name → /edit/name
@@ -71,14 +72,15 @@ export function uiRoutes (router: Router, ctx: WeftContext): void {
       return
     }
     const manifest = await readManifest()
+    const urls = requestUrls(req)
     sendHtml(res, 200, renderEdit({
       doc,
       version,
       basePath: req.baseUrl,
-      httpBase: requestUrls(req).http,
+      httpBase: urls.http,
       script: manifest?.editor ?? null,
       auth: auth()
-    }))
+    }), editCsp(new URL(urls.ws).origin))
   })
 
   router.get('/ui/assets/:file', serveAsset)
