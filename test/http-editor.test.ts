@@ -28,7 +28,7 @@ describe('HTTP editor endpoints', () => {
   const post = (path: string, body: Uint8Array | object, headers: Record<string, string> = {}): Promise<Response> => fetch(server.url + path, {
     method: 'POST',
     headers: { 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json', ...headers },
-    body: body instanceof Uint8Array ? body : JSON.stringify(body)
+    body: body instanceof Uint8Array ? body as Uint8Array<ArrayBuffer> : JSON.stringify(body)
   })
   const poll = async (doc: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> => {
     const res = await fetch(`${server.url}/docs/${encodeURIComponent(doc)}/poll?${new URLSearchParams(params)}`, { headers })
@@ -146,7 +146,7 @@ describe('HTTP editor endpoints', () => {
     expect(base64ToBytes(r.body.stateVector)).toEqual(Y.encodeStateVector(writer))
   })
 
-  it('a session\'s own writes do not wake its poll; others\' do', async () => {
+  it('a session\'s own writes neither wake its poll nor come back in it; others\' do', async () => {
     await start()
     const base = (await poll('own', { timeout: '0' })).body
     const session = { 'x-weft-session': 'editor-one-123' }
@@ -160,9 +160,21 @@ describe('HTTP editor endpoints', () => {
     await post('/docs/own/updates', textUpdate(' theirs', new Y.Doc()), { 'x-weft-session': 'editor-two-456' })
     const got = await pending
     expect(got.status).toBe(200)
+    // Only the other editor's update: the session's own is never echoed back to it.
     const mirror = new Y.Doc()
     Y.applyUpdate(mirror, base64ToBytes(got.body.update))
-    expect(mirror.getText('text').length).toBe(11)
+    expect(mirror.getText('text').toString()).toBe(' theirs')
+    // A session-less poll from the same cursor gets both.
+    const all = await poll('own', { cursor: base.cursor, timeout: '0' })
+    const full = new Y.Doc()
+    Y.applyUpdate(full, base64ToBytes(all.body.update))
+    expect(full.getText('text').length).toBe(11)
+    // Only its own write since its cursor: held, and at the timeout the cursor still moves on.
+    expect((await post('/docs/own/updates', textUpdate('!', writer), session)).status).toBe(204)
+    const own = await poll('own', { cursor: got.body.cursor, aw: got.body.aw, timeout: '1' }, session)
+    expect(own.status).toBe(200)
+    expect(own.body.update).toBeUndefined()
+    expect(own.body.cursor).not.toBe(got.body.cursor)
   })
 
   it('awareness: pinned to the session, delivered to polls and WebSocket peers, removed when the session idles out', async () => {

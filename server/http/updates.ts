@@ -49,6 +49,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       if (sessionId != null) {
         const session = await sessions.get(doc, sessionId, grant.access)
         release = session.hold()
+        session.own.add(update)
         peer = session
         shared = session.doc
       } else {

@@ -80,14 +80,15 @@ export class HttpSession implements DocPeer {
   expire (): void { this.onIdle(this) }
 
   /**
-   * Newest record seq delivered to this session, i.e. written by someone else. A poll whose
-   * cursor is at least this new has nothing but the session's own writes to learn: no need to
-   * answer it at once. (The data itself reaches the client by cursor, from the doc's history,
-   * through the poll hub or the SSE stream; the session buffers nothing.)
+   * The updates this session submitted, by identity: the doc's history keeps the very array
+   * passed to `submit`, so a poll can leave the session's own records out of its answer
+   * exactly (no echo), and entries vanish with the history records that hold them.
    */
-  lastDeliveredSeq = 0
+  readonly own = new WeakSet<Uint8Array>()
 
-  deliverUpdate (b: UpdateBroadcast): void { this.lastDeliveredSeq = b.seq }
+  // The data reaches the client by cursor, from the doc's history, through the poll hub or the
+  // SSE stream; the session itself buffers nothing.
+  deliverUpdate (_b: UpdateBroadcast): void {}
   deliverAwareness (_b: AwarenessBroadcast): void {}
 
   close (code: number, reason: string): void {

@@ -99,20 +99,20 @@ export class DocPollHub implements DocPeer {
   }
 
   /**
-   * The answer for a poll now, or null when it should keep waiting. `force` (at its timeout):
-   * answer with the session's own records too, so its cursor moves on.
+   * The answer for a poll now, or null when it should keep waiting. The session's own records
+   * are left out (no echo); `force` (at its timeout): answer even when only those are new, so
+   * the cursor moves past them.
    */
   answer (w: Pick<Waiter, 'cursorSeq' | 'aw' | 'session'>, force: boolean, sv?: Uint8Array): PollBody | null {
     const doc = this.doc
     const records = doc.history.since(w.cursorSeq, doc.seq)
     if (records == null) return this.reset(sv)
-    const awareness = this.awarenessSince(w.aw, w.session)
-    // Records only the session itself wrote are no news to it (its own writes are never
-    // delivered to it, so lastDeliveredSeq tells whether anyone else wrote after the cursor).
-    const news = records.length > 0 && (force || w.session == null || w.session.lastDeliveredSeq > w.cursorSeq)
-    if (!news && awareness == null) return null
+    const session = w.session
+    const theirs = session == null ? records : records.filter(r => !session.own.has(r.update))
+    const awareness = this.awarenessSince(w.aw, session)
+    if (theirs.length === 0 && awareness == null && !(force && records.length > 0)) return null
     const body: PollBody = { cursor: formatCursor(doc.name, doc.seq), aw: this.awCursor }
-    if (records.length > 0) body.update = this.merged(w.cursorSeq, records)
+    if (theirs.length > 0) body.update = this.merged(w.cursorSeq, theirs, theirs.length === records.length)
     if (awareness != null) body.awareness = bytesToBase64(awareness)
     return body
   }
@@ -132,12 +132,13 @@ export class DocPollHub implements DocPeer {
     return body
   }
 
-  private merged (cursorSeq: number, records: Array<{ update: Uint8Array }>): string {
+  /** `records` merged, base64; shared between polls with the same cursor when unfiltered. */
+  private merged (cursorSeq: number, records: Array<{ update: Uint8Array }>, cacheable: boolean): string {
     if (this.cacheSeq !== this.doc.seq) { this.cache.clear(); this.cacheSeq = this.doc.seq }
-    let text = this.cache.get(cursorSeq)
+    let text = cacheable ? this.cache.get(cursorSeq) : undefined
     if (text === undefined) {
       text = bytesToBase64(records.length === 1 ? records[0]!.update : Y.mergeUpdates(records.map(r => r.update)))
-      if (this.cache.size < 64) this.cache.set(cursorSeq, text)
+      if (cacheable && this.cache.size < 64) this.cache.set(cursorSeq, text)
     }
     return text
   }
