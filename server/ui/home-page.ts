@@ -75,6 +75,7 @@ table.docs .acts { display: flex; gap: 10px; justify-content: flex-end; font-siz
 .code .copy { position: absolute; top: 8px; right: 8px; background: #2a2c33; color: #e6e7eb; border-color: #3a3d46; }
 .code .copy:hover { background: #34363e; }
 .code .copy.done { background: var(--ok); border-color: var(--ok); color: #fff; }
+@media (max-width: 600px) { .wrap { padding: 0 16px; } .hero { padding-top: 28px; } .hero h1 { font-size: 25px; } .hero .lead { font-size: 15.5px; } .top nav { display: none; } .open .btn { width: 100%; } }
 footer.foot { color: var(--muted); font-size: 13px; padding: 36px 0 48px; }
 footer.foot code { background: #eceef2; padding: 1px 6px; border-radius: 5px; }
 `
