@@ -246,6 +246,19 @@ describe('GET /docs', () => {
     await handle.release()
   })
 
+  it('still lists loaded docs when storage cannot list, and says so', async () => {
+    const storage = memoryStorage()
+    storage.list = async () => { throw new Error('database is down') }
+    server = await startServer({ storage })
+    const handle = await server.weft.openDoc('live')
+    const res = await fetch(`${server.url}/docs`)
+    expect(res.status).toBe(200)
+    const list = await res.json() as { docs: Array<{ name: string }>, storageError?: string }
+    expect(list.docs.map(d => d.name)).toEqual(['live'])
+    expect(list.storageError).toBe('database is down')
+    await handle.release()
+  })
+
   it('is open without auth and without an admin token (local use)', async () => {
     server = await startServer({ storage: memoryStorage() })
     const res = await fetch(`${server.url}/docs`)

@@ -37,6 +37,8 @@ export interface DocList {
   totals: { docs: number, loaded: number, stored: number, editors: number, observers: number }
   /** More docs exist than `limit` (default 1000, max 10000) allowed in the answer. */
   truncated: boolean
+  /** Set when storage could not list its docs: the answer then holds the loaded docs only. */
+  storageError?: string
 }
 
 const DEFAULT_LIMIT = 1000
@@ -52,11 +54,18 @@ export async function listDocs (ctx: WeftContext, limit = DEFAULT_LIMIT): Promis
     }
     return e
   }
-  for (const info of await ctx.options.storage.list()) {
-    const e = entry(info.name)
-    e.stored = info.records > 0
-    e.records = info.records
-    e.bytes = info.bytes
+  let storageError: string | undefined
+  try {
+    for (const info of await ctx.options.storage.list()) {
+      const e = entry(info.name)
+      e.stored = info.records > 0
+      e.records = info.records
+      e.bytes = info.bytes
+    }
+  } catch (err) {
+    // An operator looking at the list while the database is down still sees what is live.
+    storageError = (err as Error).message
+    ctx.options.logger.warn({ err }, 'GET /docs: storage.list() failed')
   }
   for (const doc of ctx.registry.docs()) {
     const e = entry(doc.name)
@@ -82,7 +91,9 @@ export async function listDocs (ctx: WeftContext, limit = DEFAULT_LIMIT): Promis
     totals.editors += e.editors
     totals.observers += e.observers
   }
-  return { docs: all.slice(0, limit), totals, truncated: all.length > limit }
+  const list: DocList = { docs: all.slice(0, limit), totals, truncated: all.length > limit }
+  if (storageError !== undefined) list.storageError = storageError
+  return list
 }
 
 export function docListRoutes (router: Router, ctx: WeftContext): void {

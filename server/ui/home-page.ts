@@ -264,6 +264,9 @@ const homeScript = `
       tr.append(name, ed, ob, st, lc, acts)
       table.append(tr)
     }
+    if (data.storageError) {
+      const tr = el('tr'); const td = el('td', 'muted', 'Storage could not list stored docs (' + data.storageError + '); showing loaded docs only.'); td.colSpan = 6; tr.append(td); table.append(tr)
+    }
     if (data.truncated) {
       const tr = el('tr'); const td = el('td', 'muted', 'Showing the first ' + data.docs.length + ' documents.'); td.colSpan = 6; tr.append(td); table.append(tr)
     }
