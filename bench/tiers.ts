@@ -62,6 +62,7 @@ interface TierResult { tier: TransportName, editors: number, edits: number, deli
 
 async function runTier (tier: TransportName): Promise<TierResult> {
   const { child, port } = await startServer()
+  /** Send time of every edit made while measuring (edits from the warm-up are not counted). */
   const sent = new Map<string, number>()
   const latencies: number[] = []
   let deliveries = 0
@@ -78,7 +79,6 @@ async function runTier (tier: TransportName): Promise<TierResult> {
         const n = marks.get(key)!
         const last = seen.get(key) ?? 0
         seen.set(key, n)
-        if (!measuring) continue
         // Merged answers (long poll) carry several edits of one editor: each is a delivery,
         // and each gets its own latency from its own send time.
         for (let k = last + 1; k <= n; k++) {
@@ -101,8 +101,10 @@ async function runTier (tier: TransportName): Promise<TierResult> {
     await sleep(i * INTERVAL_MS / EDITORS) // spread the editors over the interval
     while (running) {
       e.n++
-      if (measuring) edits++
-      sent.set(`${e.id}:${e.n}`, performance.now())
+      if (measuring) {
+        edits++
+        sent.set(`${e.id}:${e.n}`, performance.now())
+      }
       e.doc.transact(() => {
         e.text.insert(e.text.length > 0 ? (e.n * 7) % e.text.length : 0, 'x')
         e.marks.set(e.id, e.n)
@@ -118,6 +120,8 @@ async function runTier (tier: TransportName): Promise<TierResult> {
   const cpu1 = cpuMs(child.pid!)
   running = false
   await Promise.all(typists)
+  // Let the last edits of the window arrive (their latency counts; the CPU window is closed).
+  await sleep(2000)
   for (const e of editors) e.provider.destroy()
   await stopServer(child)
   latencies.sort((a, b) => a - b)
