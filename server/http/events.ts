@@ -1,0 +1,35 @@
+/**
+ * `GET /docs/:doc/events`: the SSE stream for read-only observers (server/transports/sse.ts).
+ * Query: `view=json` adds the JSON view as `content`; `types=name:kind,…` pins root kinds
+ * (implies `view=json`); `awareness=0` drops awareness events; `cursor=` resumes like
+ * `Last-Event-ID` (the header wins: EventSource sends the newer one on reconnect).
+ */
+import type { Router } from 'express'
+import type { WeftContext } from '../context.js'
+import { parseTypes } from '../docs/json-view.js'
+import { createSseTransport } from '../transports/sse.js'
+import { BadRequest, corsHeaders, queryParam, readRequest, sendReadProblem } from './read-request.js'
+
+export function eventRoutes (router: Router, ctx: WeftContext): void {
+  const sse = createSseTransport(ctx)
+
+  router.options('/docs/:doc/events', (req, res) => {
+    res.set({ ...corsHeaders(ctx, req), 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': 'Last-Event-ID, Authorization, Accept', 'Access-Control-Max-Age': '600' }).status(204).end()
+  })
+
+  router.get('/docs/:doc/events', async (req, res) => {
+    try {
+      const { doc, grant } = await readRequest(ctx, req)
+      const view = queryParam(req, 'view')
+      const types = queryParam(req, 'types')
+      if (view !== undefined && view !== 'json' && view !== '') throw new BadRequest('view must be "json" (or absent)')
+      const pinned = view === 'json' || types !== undefined ? parseTypes(types) : null
+      const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
+      const header = req.headers['last-event-id']
+      const cursor = (typeof header === 'string' && header !== '') ? header : queryParam(req, 'cursor')
+      await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req) })
+    } catch (err) {
+      sendReadProblem(ctx, res, err, 'events')
+    }
+  })
+}

@@ -1,0 +1,229 @@
+/**
+ * The SSE transport for read-only observers (`GET /docs/:doc/events`).
+ *
+ * An observer is a `DocPeer` with read access: it holds its doc in the registry like a
+ * connection (the doc stays loaded while anyone watches), never writes, and never introduces
+ * awareness. On open it gets `retry:`, then either a `snapshot`, or — resuming with a cursor —
+ * exactly the stored records after it (from the doc's retained history), or a `reset` when the
+ * cursor cannot be served. The snapshot/replay and joining the doc's peers happen in one
+ * synchronous step after the doc is loaded, so no update can fall between them.
+ *
+ * Slow observers: a stream whose socket holds more than `sseMaxBufferedBytes` unsent bytes is
+ * cut (counted as `sse_slow_observers_total`). Its last complete event id is still a valid
+ * cursor, so EventSource reconnects and resumes without a gap, and the server's memory per
+ * observer stays bounded. The bound is raised by the size of the opening snapshot/replay, so a
+ * big doc does not cut every new observer before its first event drained.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parseCursor } from '../../shared/cursor.js'
+import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
+import type { RootKind } from '../docs/json-view.js'
+import type { SharedDoc } from '../docs/shared-doc.js'
+import type { WeftContext } from '../context.js'
+import type { Grant } from '../options.js'
+import { awarenessData, KEEPALIVE, retryField, sseEvent } from './sse-events.js'
+import { feedKey, SseFeed, type FeedMember } from './sse-feed.js'
+
+export interface SseRequest {
+  doc: string
+  grant: Grant
+  /** Type pins for `?view=json` (empty map = infer all), or null for no JSON content. */
+  pinned: ReadonlyMap<string, RootKind> | null
+  awareness: boolean
+  /** `Last-Event-ID` or `?cursor=`, as sent; undefined for a fresh stream. */
+  cursor: string | undefined
+  /** Extra response headers (CORS). */
+  headers: Record<string, string>
+}
+
+export interface SseTransport {
+  /** Serves one stream; resolves once it is open (or was refused). */
+  open (req: IncomingMessage, res: ServerResponse, r: SseRequest): Promise<void>
+  readonly observers: number
+  /** Ends every stream cleanly. Idempotent. */
+  close (): Promise<void>
+}
+
+export class SseObserver implements DocPeer, FeedMember {
+  readonly access = 'read' as const
+  private ended = false
+  private limit: number
+
+  constructor (
+    readonly doc: SharedDoc,
+    readonly feed: SseFeed,
+    private readonly res: ServerResponse,
+    private readonly awareness: boolean,
+    private readonly bound: number,
+    private readonly onSlow: (o: SseObserver) => void
+  ) {
+    this.limit = bound
+  }
+
+  deliverUpdate (b: UpdateBroadcast): void { this.write(this.feed.updateEvent(b)) }
+
+  deliverAwareness (b: AwarenessBroadcast): void {
+    if (!this.awareness) return
+    this.write(b.encoded('sse-awareness', () => sseEvent('awareness', null, awarenessData(this.doc.awareness, b.changes, b.update))))
+  }
+
+  /** Writes the opening events; the slow bound allows for them on top of the usual one. */
+  open (chunks: Buffer[]): void {
+    let bytes = 0
+    for (const c of chunks) bytes += c.byteLength
+    this.limit = this.bound + bytes
+    for (const c of chunks) this.res.write(c)
+  }
+
+  write (bytes: Buffer): void {
+    if (this.ended) return
+    const buffered = this.res.writableLength
+    if (buffered > this.limit) {
+      this.ended = true
+      this.onSlow(this)
+      // Drop what is queued: the client resumes from its last complete event.
+      this.res.destroy()
+      return
+    }
+    if (buffered <= this.bound) this.limit = this.bound
+    this.res.write(bytes)
+  }
+
+  /** The doc ends the peer (shutdown, storage failure): end the stream; EventSource resumes. */
+  close (_code?: number, _reason?: string): void { this.end() }
+
+  end (): void {
+    if (this.ended) return
+    this.ended = true
+    this.res.end()
+  }
+
+  get isEnded (): boolean { return this.ended }
+}
+
+export function createSseTransport (ctx: WeftContext): SseTransport {
+  const { options, registry, metrics } = ctx
+  const log = options.logger
+  const live = new Set<SseObserver>()
+  const feeds = new Map<string, SseFeed>()
+  const responses = new Map<SseObserver, ServerResponse>()
+  let closing: Promise<void> | null = null
+
+  // One timer for every stream: a comment line keeps idle proxies from cutting it.
+  const keepalive = setInterval(() => {
+    for (const o of live) o.write(KEEPALIVE)
+  }, options.sseKeepaliveMs)
+  keepalive.unref()
+
+  const onSlow = (o: SseObserver): void => {
+    metrics.inc('sse_slow_observers_total')
+    log.debug({ doc: o.doc.name }, 'SSE observer fell behind; cut (it resumes by cursor)')
+  }
+
+  function feedFor (doc: SharedDoc, pinned: ReadonlyMap<string, RootKind> | null): SseFeed {
+    const key = `${doc.name}\u0000${feedKey(pinned)}`
+    let feed = feeds.get(key)
+    if (feed === undefined || feed.doc !== doc) {
+      feed = new SseFeed(doc, key, pinned, options.jsonIntervalMs)
+      feeds.set(key, feed)
+    }
+    return feed
+  }
+
+  async function open (req: IncomingMessage, res: ServerResponse, r: SseRequest): Promise<void> {
+    const holder = {}
+    const doc = await registry.acquire(r.doc, holder)
+    // The client may have gone while the doc loaded.
+    if (req.socket.destroyed || closing !== null) {
+      registry.release(r.doc, holder)
+      if (closing !== null && !res.headersSent) res.writeHead(503).end()
+      return
+    }
+    req.socket.setNoDelay(true)
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+      ...r.headers
+    })
+
+    const feed = feedFor(doc, r.pinned)
+    const observer = new SseObserver(doc, feed, res, r.awareness, options.sseMaxBufferedBytes, onSlow)
+    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, r.cursor)]
+    if (r.awareness) {
+      const all = doc.encodeAllAwareness()
+      if (all !== null) {
+        const ids = [...doc.awareness.getStates().keys()]
+        opening.push(sseEvent('awareness', null, awarenessData(doc.awareness, { added: ids, updated: [], removed: [] }, all)))
+      }
+    }
+    // From here to addPeer nothing awaits: no update can slip between the opening and the live stream.
+    observer.open(opening)
+    doc.addPeer(observer)
+    feed.members.add(observer)
+    live.add(observer)
+    responses.set(observer, res)
+    metrics.inc('sse_observers_total')
+
+    let expiry: NodeJS.Timeout | null = null
+    if (r.grant.expiresAt !== undefined) {
+      const ms = r.grant.expiresAt * 1000 - Date.now()
+      expiry = setTimeout(() => observer.end(), Math.max(0, Math.min(ms, 2 ** 31 - 1)))
+    }
+    res.once('close', () => {
+      if (expiry !== null) clearTimeout(expiry)
+      live.delete(observer)
+      responses.delete(observer)
+      doc.removePeer(observer)
+      feed.members.delete(observer)
+      if (feed.members.size === 0) {
+        feed.close()
+        if (feeds.get(feed.key) === feed) feeds.delete(feed.key)
+      }
+      registry.release(r.doc, holder)
+    })
+  }
+
+  /**
+   * The events that start a stream: a snapshot for a fresh client; the missed records for a
+   * cursor inside the retained window; a reset for any other cursor (garbage, another doc's,
+   * too old, or from a past life of the doc). Never an error: a bad cursor costs a snapshot.
+   */
+  function firstEvents (doc: SharedDoc, feed: SseFeed, cursor: string | undefined): Buffer[] {
+    if (cursor === undefined || cursor === '') return [feed.snapshotEvent('snapshot')]
+    const seq = parseCursor(doc.name, cursor)
+    const missed = seq === null ? null : doc.history.since(seq, doc.seq)
+    if (missed === null) {
+      metrics.inc('sse_resets_total')
+      return [feed.snapshotEvent('reset')]
+    }
+    metrics.inc('sse_resumes_total')
+    const out = missed.map(rec => feed.updateEventForRecord(rec.seq, rec.update))
+    // A JSON client's content may predate its cursor (throttled); bring it up to date.
+    if (feed.json) out.push(feed.contentEvent())
+    return out
+  }
+
+  metrics.gauge('sse_observers', () => live.size)
+
+  const transport: SseTransport = {
+    async open (req, res, r) { await open(req, res, r) },
+    get observers () { return live.size },
+    close () {
+      closing ??= (async () => {
+        clearInterval(keepalive)
+        const ended = [...responses].map(([o, res]) => new Promise<void>(resolve => {
+          res.once('close', () => resolve())
+          o.end()
+          // A client that stopped reading never lets the end through: cut it after a second.
+          setTimeout(() => { res.destroy(); resolve() }, 1000).unref()
+        }))
+        await Promise.all(ended)
+      })()
+      return closing
+    }
+  }
+  ctx.onClose.push(() => transport.close())
+  return transport
+}
