@@ -203,6 +203,22 @@ describe('HTTP editor endpoints', () => {
     other.destroy()
   })
 
+  it('answers CORS preflights and marks answers for listed origins only', async () => {
+    await start({ corsOrigins: ['https://app.example'] })
+    const pre = await fetch(`${server.url}/docs/c/updates`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })
+    expect(pre.status).toBe(204)
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/X-Weft-Session/)
+    const ok = await post('/docs/c/updates', textUpdate('x'), { origin: 'https://app.example' })
+    expect(ok.status).toBe(204)
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    const bad = await post('/docs/c/updates', new Uint8Array([9, 9]), { origin: 'https://app.example' })
+    expect(bad.status).toBe(400)
+    expect(bad.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    const other = await fetch(`${server.url}/docs/c/poll?timeout=0`, { headers: { origin: 'https://evil.example' } })
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
   it('answers pending polls on shutdown', async () => {
     await start()
     const base = (await poll('sd', { timeout: '0' })).body

@@ -27,19 +27,21 @@ export function closeCodeForStatus (status: number): number {
   }
 }
 
+/**
+ * A URL of this doc's HTTP routes. The session id rides in the query rather than a header so
+ * that GETs stay "simple" requests for CORS (no preflight per poll).
+ */
 export function docUrl (ctx: TransportContext, route: string, query: Record<string, string> = {}): string {
-  const q = new URLSearchParams({ ...ctx.params, ...query })
+  const q = new URLSearchParams({ ...ctx.params, session: ctx.sessionId, ...query })
   const s = q.toString()
   return `${ctx.httpBase}/docs/${encodeURIComponent(ctx.docName)}/${route}${s === '' ? '' : `?${s}`}`
 }
-
-export const sessionHeaders = (ctx: TransportContext): Record<string, string> => ({ 'x-weft-session': ctx.sessionId })
 
 /** fetch that turns network errors and bad statuses into `HttpCloseError`. */
 export async function request (ctx: TransportContext, url: string, init: RequestInit): Promise<Response> {
   let res: Response
   try {
-    res = await ctx.fetch(url, { cache: 'no-store', ...init, headers: { ...sessionHeaders(ctx), ...(init.headers as Record<string, string> | undefined) } })
+    res = await ctx.fetch(url, { cache: 'no-store', ...init })
   } catch (err) {
     throw new HttpCloseError(ABNORMAL_CLOSURE, `network error: ${(err as Error).message}`)
   }
@@ -165,5 +167,5 @@ export class AwarenessUploader {
 
 /** Tells the server this editor's HTTP session is over (frees its awareness ids at once). */
 export function endSession (ctx: TransportContext): void {
-  ctx.fetch(docUrl(ctx, 'session'), { method: 'DELETE', headers: sessionHeaders(ctx), keepalive: true }).then(r => r.body?.cancel(), () => {})
+  ctx.fetch(docUrl(ctx, 'session'), { method: 'DELETE', keepalive: true }).then(r => r.body?.cancel(), () => {})
 }

@@ -46,7 +46,7 @@ export function longPollTransport (ctx: TransportContext, events: TransportEvent
         const timer = setTimeout(() => abort.abort(), (ctx.pollTimeoutS + 15) * 1000)
         let res: Response
         try {
-          res = await request(ctx, docUrl(ctx, 'poll', { cursor, aw, timeout: String(ctx.pollTimeoutS), session: ctx.sessionId }), { signal: abort.signal })
+          res = await request(ctx, docUrl(ctx, 'poll', { cursor, aw, timeout: String(ctx.pollTimeoutS) }), { signal: abort.signal })
         } finally {
           clearTimeout(timer)
         }

@@ -9,7 +9,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import { readSse, SseStatusError, type SseMessage } from '../sse-reader.js'
-import { AwarenessUploader, closeCodeForStatus, docUrl, endSession, handshake, HttpCloseError, missingFor, sessionHeaders, Uploader } from './http.js'
+import { AwarenessUploader, closeCodeForStatus, docUrl, endSession, handshake, HttpCloseError, missingFor, Uploader } from './http.js'
 import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportEvents } from './types.js'
 
 export function ssePostTransport (ctx: TransportContext, events: TransportEvents): Transport {
@@ -69,8 +69,8 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
       if (missing != null) uploads.push(missing)
       if (ctx.awareness.getLocalState() !== null) awarenessUploads.push()
       let opened = false
-      const url = docUrl(ctx, 'events', { cursor: answer.cursor, session: ctx.sessionId })
-      await readSse(ctx.fetch, url, { signal: abort.signal, headers: sessionHeaders(ctx) }, {
+      const url = docUrl(ctx, 'events', { cursor: answer.cursor })
+      await readSse(ctx.fetch, url, { signal: abort.signal }, {
         open () {
           opened = true
           events.open()

@@ -3,7 +3,7 @@
  * caller's HTTP session. Failures become `HttpProblem`s with a defined status, answered as
  * `{ error }` JSON, so a bad request never reaches a doc.
  */
-import type { Request, Response } from 'express'
+import type { Request, Response, Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { checkDocName, DocNameError } from '../doc-name.js'
 import { TooManyDocsError } from '../docs/registry.js'
@@ -22,7 +22,28 @@ export interface DocRequest {
   sessionId: string | null
 }
 
-export async function docRequest (ctx: WeftContext, req: Request): Promise<DocRequest> {
+/**
+ * CORS for the editor routes, by `corsOrigins` (as the read routes): a listed origin (or `*`)
+ * may call them from a page on another origin. Set on every answer, errors included, so the
+ * page can read the status; preflights (POST bodies, DELETE) are answered by `preflight`.
+ */
+export function setCors (ctx: WeftContext, req: Request, res: Response): void {
+  const allowed = ctx.options.corsOrigins
+  const origin = req.headers.origin
+  if (allowed.length === 0 || origin === undefined) return
+  if (allowed.includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' })
+  else if (allowed.includes('*')) res.set('Access-Control-Allow-Origin', '*')
+}
+
+export function preflight (router: Router, ctx: WeftContext, path: string, methods: string): void {
+  router.options(path, (req, res) => {
+    setCors(ctx, req, res)
+    res.set({ 'Access-Control-Allow-Methods': methods, 'Access-Control-Allow-Headers': 'Content-Type, Authorization, X-Weft-Session', 'Access-Control-Max-Age': '600' }).status(204).end()
+  })
+}
+
+export async function docRequest (ctx: WeftContext, req: Request, res?: Response): Promise<DocRequest> {
+  if (res !== undefined) setCors(ctx, req, res)
   if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
   const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
   const sessionId = sessionIdOf(req)

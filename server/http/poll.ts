@@ -10,17 +10,18 @@ import { base64ToBytes } from '../../shared/base64.js'
 import type { WeftContext } from '../context.js'
 import { httpSessions } from '../transports/http-session.js'
 import { defaultPollTimeoutS, maxPollTimeoutS, pollHubs } from '../transports/long-poll.js'
-import { docRequest, HttpProblem, sendProblem } from './doc-request.js'
+import { docRequest, HttpProblem, preflight, sendProblem } from './doc-request.js'
 
 export function pollRoutes (router: Router, ctx: WeftContext): void {
   const sessions = httpSessions(ctx)
   const hubs = pollHubs(ctx)
 
+  preflight(router, ctx, '/docs/:doc/poll', 'GET')
   router.get('/docs/:doc/poll', async (req, res) => {
     const releases: Array<() => void> = []
     const release = (): void => { for (const r of releases.splice(0)) r() }
     try {
-      const { doc, grant, sessionId } = await docRequest(ctx, req)
+      const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       const q = req.query
       const timeoutS = parseTimeout(q.timeout)
       const sv = q.sv === undefined ? undefined : parseStateVector(q.sv)

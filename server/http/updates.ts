@@ -12,7 +12,7 @@ import { base64ToBytes } from '../../shared/base64.js'
 import { validateUpdate } from '../docs/validate.js'
 import type { DocPeer } from '../docs/broadcast.js'
 import { httpSessions } from '../transports/http-session.js'
-import { docRequest, HttpProblem, requireWrite, sendProblem } from './doc-request.js'
+import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './doc-request.js'
 
 export function updateRoutes (router: Router, ctx: WeftContext): void {
   const sessions = httpSessions(ctx)
@@ -37,10 +37,14 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
     }
   }
 
+  preflight(router, ctx, '/docs/:doc/updates', 'POST')
+  preflight(router, ctx, '/docs/:doc/awareness', 'POST')
+  preflight(router, ctx, '/docs/:doc/session', 'DELETE')
+
   router.post('/docs/:doc/updates', async (req, res) => {
     let release = (): void => {}
     try {
-      const { doc, grant, sessionId } = await docRequest(ctx, req)
+      const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       requireWrite(grant)
       const update = await body(req, res)
       validateUpdate(update, { maxUpdateBytes: limit })
@@ -72,7 +76,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
   // than after the idle timeout, so its next connection may claim them at once.
   router.delete('/docs/:doc/session', async (req, res) => {
     try {
-      const { doc, sessionId } = await docRequest(ctx, req)
+      const { doc, sessionId } = await docRequest(ctx, req, res)
       if (sessionId == null) throw new HttpProblem(400, 'send X-Weft-Session or ?session=')
       sessions.end(doc, sessionId)
       res.status(204).end()
@@ -84,7 +88,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
   router.post('/docs/:doc/awareness', async (req, res) => {
     let release = (): void => {}
     try {
-      const { doc, grant, sessionId } = await docRequest(ctx, req)
+      const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       // Awareness ids are pinned to the session that introduced them: no session, no owner.
       if (sessionId == null) throw new HttpProblem(400, 'awareness needs a session: send X-Weft-Session or ?session=')
       const update = await body(req, res)
