@@ -167,6 +167,7 @@ describe('WeftProvider transport fallback', () => {
       authenticate: req => {
         const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token')
         if (token === 'fresh') return { access: 'write' }
+        if (token === 'reader') return { access: 'read' }
         if (token === 'other-doc') throw new AuthError(403, 'not this doc')
         throw new AuthError(401, 'bad token')
       }
@@ -183,5 +184,17 @@ describe('WeftProvider transport fallback', () => {
     expect(denied.provider.stopped!.code).toBe(CloseCode.forbidden)
     expect(errors).toEqual([CloseCode.forbidden])
     expect(denied.provider.shouldConnect).toBe(false)
+
+    // Read-only over HTTP: its edits are refused (permission-denied), it keeps reading.
+    const reader = weft(server.url, 'auth', { params: { token: 'reader' }, transports: ['poll'] })
+    const refusals: string[] = []
+    reader.provider.on('permission-denied', e => refusals.push(e.reason))
+    await waitFor(() => reader.provider.synced, 'the reader to sync')
+    reader.text.insert(0, 'not allowed')
+    await waitFor(() => refusals.length > 0, 'the refusal')
+    w.text.insert(0, 'writer')
+    await waitFor(() => reader.text.toString().includes('writer'), 'the reader to keep receiving')
+    expect(reader.provider.status).toBe('connected')
+    expect(w.text.toString()).not.toContain('not allowed')
   })
 })

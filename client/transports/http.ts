@@ -92,7 +92,12 @@ export class Uploader {
   private busy = false
   private stopped = false
 
-  constructor (private readonly ctx: TransportContext, private readonly onError: (err: HttpCloseError) => void, private readonly onIdle?: () => void) {}
+  constructor (
+    private readonly ctx: TransportContext,
+    private readonly onError: (err: HttpCloseError) => void,
+    /** A 403 on a write is read-only access (a doc we may not see fails its polls instead). */
+    private readonly onDenied?: (reason: string) => void
+  ) {}
 
   push (update: Uint8Array): void {
     if (this.stopped) return
@@ -111,6 +116,11 @@ export class Uploader {
       try {
         await request(this.ctx, docUrl(this.ctx, 'updates'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
       } catch (err) {
+        if ((err as HttpCloseError).code === CloseCode.forbidden && this.onDenied !== undefined) {
+          // Read-only: the server never applies our edits; say so and carry on reading.
+          this.onDenied((err as HttpCloseError).message)
+          continue
+        }
         // Dropped on purpose: the next connection's handshake sends whatever the server lacks.
         this.stop()
         this.busy = false
@@ -119,7 +129,6 @@ export class Uploader {
       }
     }
     this.busy = false
-    if (!this.stopped) this.onIdle?.()
   }
 
   stop (): void { this.stopped = true; this.queue = [] }
@@ -130,6 +139,7 @@ export class AwarenessUploader {
   private busy = false
   private dirty = false
   private stopped = false
+  private retry: ReturnType<typeof setTimeout> | null = null
 
   constructor (private readonly ctx: TransportContext, private readonly onError: (err: HttpCloseError) => void) {}
 
@@ -156,13 +166,16 @@ export class AwarenessUploader {
         }
         // 409: the id is still held by this editor's previous connection (the server frees it
         // when it notices that connection closed): try again shortly. Other errors: same.
-        if (!this.stopped) setTimeout(() => this.push(), 1000)
+        if (!this.stopped && this.retry == null) this.retry = setTimeout(() => { this.retry = null; this.push() }, 1000)
       }
     }
     this.busy = false
   }
 
-  stop (): void { this.stopped = true }
+  stop (): void {
+    this.stopped = true
+    if (this.retry != null) { clearTimeout(this.retry); this.retry = null }
+  }
 }
 
 /** Tells the server this editor's HTTP session is over (frees its awareness ids at once). */

@@ -25,7 +25,7 @@ export function longPollTransport (ctx: TransportContext, events: TransportEvent
     if (err instanceof HttpCloseError) return end(err.code, err.message)
     end(ABNORMAL_CLOSURE, (err as Error)?.message ?? 'poll failed')
   }
-  const uploads = new Uploader(ctx, fail)
+  const uploads = new Uploader(ctx, fail, reason => events.permissionDenied?.(reason))
   const awarenessUploads = new AwarenessUploader(ctx, fail)
 
   void (async () => {

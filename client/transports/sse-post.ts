@@ -30,7 +30,7 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
     if (err instanceof SseStatusError) return end(closeCodeForStatus(err.status), err.message)
     end(ABNORMAL_CLOSURE, (err as Error)?.message ?? 'stream failed')
   }
-  const uploads = new Uploader(ctx, fail)
+  const uploads = new Uploader(ctx, fail, reason => events.permissionDenied?.(reason))
   const awarenessUploads = new AwarenessUploader(ctx, fail)
 
   const onMessage = (m: SseMessage): void => {
