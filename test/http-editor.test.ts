@@ -11,6 +11,7 @@ import { waitFor } from './helpers/wait.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { AuthError, type WeftOptions } from '../server/options.js'
 import { base64ToBytes, bytesToBase64 } from '../shared/base64.js'
+import { readSse } from '../client/sse-reader.js'
 
 function textUpdate (text: string, doc = new Y.Doc()): Uint8Array {
   const before = Y.encodeStateVector(doc)
@@ -201,6 +202,27 @@ describe('HTTP editor endpoints', () => {
     await waitFor(() => !ws.provider.awareness.getStates().has(aw.clientID), 'the idle session\'s awareness to be removed', 10_000)
     aw.destroy()
     other.destroy()
+  })
+
+  it('an SSE stream named by a session does not echo that session\'s own updates', async () => {
+    await start()
+    const session = 'sse-editor-0001'
+    const events: Array<{ event: string, id: string | null }> = []
+    const abort = new AbortController()
+    const stream = readSse(fetch, `${server.url}/docs/sse-echo/events?session=${session}`, { signal: abort.signal }, {
+      open () {},
+      message: m => { events.push({ event: m.event, id: m.id }) }
+    }).catch(() => {})
+    await waitFor(() => events.some(e => e.event === 'snapshot'), 'the snapshot')
+    const writer = new Y.Doc()
+    expect((await post('/docs/sse-echo/updates', textUpdate('mine', writer), { 'x-weft-session': session })).status).toBe(204)
+    expect((await post('/docs/sse-echo/updates', textUpdate('theirs', new Y.Doc()), { 'x-weft-session': 'someone-else-1' })).status).toBe(204)
+    await waitFor(() => events.some(e => e.event === 'update'), 'the other editor\'s update')
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(events.filter(e => e.event === 'update')).toHaveLength(1)
+    expect((await fetch(`${server.url}/docs/sse-echo/events?session=bad`)).status).toBe(400)
+    abort.abort()
+    await stream
   })
 
   it('answers CORS preflights and marks answers for listed origins only', async () => {

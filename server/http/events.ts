@@ -8,6 +8,7 @@ import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { parseTypes } from '../docs/json-view.js'
 import { createSseTransport } from '../transports/sse.js'
+import { httpSessions, SessionIdError } from '../transports/http-session.js'
 import { BadRequest, corsHeaders, queryParam, readRequest, sendReadProblem } from './read-request.js'
 
 export function eventRoutes (router: Router, ctx: WeftContext): void {
@@ -27,7 +28,18 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
       const header = req.headers['last-event-id']
       const cursor = (typeof header === 'string' && header !== '') ? header : queryParam(req, 'cursor')
-      await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req) })
+      // An SSE + POST editor names its HTTP session: the stream keeps it alive and skips its echo.
+      let editor
+      const sessionId = queryParam(req, 'session')
+      if (sessionId !== undefined && sessionId !== '') {
+        let session
+        try { session = await httpSessions(ctx).get(doc, sessionId, grant.access) } catch (err) {
+          throw err instanceof SessionIdError ? new BadRequest(err.message) : err
+        }
+        res.once('close', session.hold())
+        editor = session
+      }
+      await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req), editor })
     } catch (err) {
       sendReadProblem(ctx, res, err, 'events')
     }

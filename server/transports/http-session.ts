@@ -130,6 +130,7 @@ export class HttpSessions {
    */
   async get (doc: string, id: string, access: Access): Promise<HttpSession> {
     if (this.closed) throw new Error('server is shutting down')
+    if (!SESSION_ID.test(id)) throw new SessionIdError('session id must be 8-64 characters of [A-Za-z0-9_-]')
     const key = HttpSessions.key(doc, id)
     const live = this.sessions.get(key)
     if (live !== undefined && !live.closed) { live.access = access; return live }

@@ -34,6 +34,8 @@ export interface SseRequest {
   cursor: string | undefined
   /** Extra response headers (CORS). */
   headers: Record<string, string>
+  /** The HTTP editor session this stream serves (`?session=`): its own changes are not echoed. */
+  editor?: DocPeer
 }
 
 export interface SseTransport {
@@ -48,6 +50,8 @@ export class SseObserver implements DocPeer, FeedMember {
   readonly access = 'read' as const
   private ended = false
   private limit: number
+  /** An SSE + POST editor's session: updates and awareness it made itself are not sent back. */
+  editor: DocPeer | null = null
 
   constructor (
     readonly doc: SharedDoc,
@@ -60,10 +64,13 @@ export class SseObserver implements DocPeer, FeedMember {
     this.limit = bound
   }
 
-  deliverUpdate (b: UpdateBroadcast): void { this.write(this.feed.updateEvent(b)) }
+  deliverUpdate (b: UpdateBroadcast): void {
+    if (this.editor !== null && b.origin === this.editor) return
+    this.write(this.feed.updateEvent(b))
+  }
 
   deliverAwareness (b: AwarenessBroadcast): void {
-    if (!this.awareness) return
+    if (!this.awareness || (this.editor !== null && b.origin === this.editor)) return
     this.write(b.encoded('sse-awareness', () => sseEvent('awareness', null, awarenessData(this.doc.awareness, b.changes, b.update))))
   }
 
@@ -150,6 +157,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
 
     const feed = feedFor(doc, r.pinned)
     const observer = new SseObserver(doc, feed, res, r.awareness, options.sseMaxBufferedBytes, onSlow)
+    observer.editor = r.editor ?? null
     const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, r.cursor)]
     if (r.awareness) {
       const all = doc.encodeAllAwareness()
