@@ -9,6 +9,7 @@ import { docListRoutes } from './doc-list.js'
 import { uiRoutes } from '../ui/routes.js'
 import { eventRoutes } from './events.js'
 import { snapshotRoutes } from './snapshot.js'
+import { viewerRoutes } from './viewer.js'
 import { updateRoutes } from './updates.js'
 import { pollRoutes } from './poll.js'
 
@@ -19,6 +20,7 @@ export function createRouter (ctx: WeftContext): express.Router {
   uiRoutes(router, ctx)
   eventRoutes(router, ctx)
   snapshotRoutes(router, ctx)
+  viewerRoutes(router, ctx)
   updateRoutes(router, ctx)
   pollRoutes(router, ctx)
   return router
