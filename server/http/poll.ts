@@ -8,6 +8,7 @@ import type { Router } from 'express'
 import * as Y from 'yjs'
 import { base64ToBytes } from '../../shared/base64.js'
 import type { WeftContext } from '../context.js'
+import { clientIp } from '../limits/connections.js'
 import { httpSessions } from '../transports/http-session.js'
 import { defaultPollTimeoutS, maxPollTimeoutS, pollHubs } from '../transports/long-poll.js'
 import { docRequest, HttpProblem, preflight, sendProblem } from './doc-request.js'
@@ -25,6 +26,8 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
       const q = req.query
       const timeoutS = parseTimeout(q.timeout)
       const sv = q.sv === undefined ? undefined : parseStateVector(q.sv)
+      // A held poll counts as an observer of its address (maxObserversPerIp → 429).
+      releases.push(ctx.limits.admitObserver(clientIp(req)))
       const holder = {}
       const shared = await ctx.registry.acquire(doc, holder)
       releases.push(() => ctx.registry.release(doc, holder))

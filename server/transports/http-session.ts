@@ -112,6 +112,7 @@ export class HttpSessions {
 
   constructor (private readonly ctx: WeftContext) {
     ctx.onClose.push(() => this.close())
+    ctx.metrics.gauge('http_sessions', () => this.sessions.size)
   }
 
   private static key (doc: string, id: string): string { return `${doc}\0${id}` }
