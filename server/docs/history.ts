@@ -34,12 +34,17 @@ export class History {
   since (seq: number, currentSeq: number): UpdateRecord[] | null {
     if (seq === currentSeq) return []
     if (seq < this.baseSeq || seq > currentSeq) return null
-    const out: UpdateRecord[] = []
-    for (let i = this.head; i < this.records.length; i++) {
-      const r = this.records[i]!
-      if (r.seq > seq) out.push(r)
+    // Records are pushed in increasing seq order: binary search for the first one after `seq`.
+    // Long polls call this on every request, so a scan of a 10,000-record window would cost
+    // more than the answer itself.
+    let lo = this.head
+    let hi = this.records.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.records[mid]!.seq > seq) hi = mid
+      else lo = mid + 1
     }
-    return out
+    return this.records.slice(lo)
   }
 
   get size (): number { return this.records.length - this.head }
