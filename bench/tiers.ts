@@ -5,6 +5,7 @@
  *  - server CPU per 1,000 deliveries (server in its own process, utime+stime from /proc);
  *  - an idle long-polling client: requests per server timeout (must be ≤ 1: no busy loop).
  * Writes bench/results/tiers.json. Editors run in this process; only the server is measured.
+ * Options: --seconds 10, --editors 10, --interval 100 (ms), --tiers websocket,sse,poll, --profile <dir>.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -15,7 +16,7 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WeftProvider, type TransportName } from '../client/index.js'
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, editors: { type: 'string', default: '10' }, interval: { type: 'string', default: '100' } } })
+const { values: args } = parseArgs({ options: { tiers: { type: 'string', default: 'websocket,sse,poll' }, profile: { type: 'string' }, seconds: { type: 'string', default: '10' }, editors: { type: 'string', default: '10' }, interval: { type: 'string', default: '100' } } })
 const SECONDS = Number(args.seconds)
 const EDITORS = Number(args.editors)
 const INTERVAL_MS = Number(args.interval)
@@ -32,7 +33,9 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
 
 async function startServer (): Promise<{ child: ChildProcess, port: number }> {
   // `node --import tsx` runs the server in ONE process, so /proc/<pid> is the server itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tiers-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // --profile <dir>: a V8 CPU profile of the server per run, to find where its time goes.
+  const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`]
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/tiers-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -163,7 +166,7 @@ console.log(`machine: ${machine.cpu} × ${machine.cores}, node ${machine.node}, 
 console.log(`${EDITORS} editors on one doc, one edit each every ${INTERVAL_MS} ms, ${SECONDS} s measured per tier, server: Weft + LevelDB in a child process\n`)
 
 const tiers: TierResult[] = []
-for (const tier of ['websocket', 'sse', 'poll'] as const) {
+for (const tier of args.tiers.split(',') as TransportName[]) {
   const r = await runTier(tier)
   tiers.push(r)
   console.log(`${tier.padEnd(9)}  p50 ${String(r.p50Ms).padStart(6)} ms  p99 ${String(r.p99Ms).padStart(7)} ms  deliveries ${r.deliveries}/${r.expectedDeliveries}  server CPU ${r.cpuMsPer1kDeliveries} ms per 1k deliveries`)

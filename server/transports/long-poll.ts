@@ -259,7 +259,11 @@ export class PollHubs {
     res.setHeader('Cache-Control', 'no-store')
     if (status === 204) { res.status(204).end(); return }
     if (status === 503) res.setHeader('Retry-After', '1')
-    res.status(status).json(body)
+    // Written directly, not with res.json(): Express would hash every answer for an ETag that
+    // no poll can use (each answer moves the cursor).
+    res.statusCode = status
+    res.setHeader('Content-Type', 'application/json; charset=utf-8')
+    res.end(JSON.stringify(body))
   }
 
   /** Shutdown: every pending poll is answered 503 (the client reconnects with backoff). */
