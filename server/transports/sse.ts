@@ -11,8 +11,11 @@
  * Slow observers: a stream whose socket holds more than `sseMaxBufferedBytes` unsent bytes is
  * cut (counted as `sse_slow_observers_total`). Its last complete event id is still a valid
  * cursor, so EventSource reconnects and resumes without a gap, and the server's memory per
- * observer stays bounded. The bound is raised by the size of the opening snapshot/replay, so a
- * big doc does not cut every new observer before its first event drained.
+ * observer stays bounded. Bytes written in the current event-loop turn do not count: a burst
+ * (a group-committed batch, a big paste) reaches every observer in one turn, before any socket
+ * could drain, and must not cut healthy ones; only bytes still unsent from earlier turns show a
+ * client that does not keep up. For the same reason the bound is raised by the size of the
+ * opening snapshot/replay until it drained once.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseCursor } from '../../shared/cursor.js'
@@ -46,10 +49,24 @@ export interface SseTransport {
   close (): Promise<void>
 }
 
+/** A counter that moves once per event-loop turn (only while someone writes). */
+let turn = 0
+let turnScheduled = false
+function currentTurn (): number {
+  if (!turnScheduled) {
+    turnScheduled = true
+    setImmediate(() => { turn++; turnScheduled = false })
+  }
+  return turn
+}
+
 export class SseObserver implements DocPeer, FeedMember {
   readonly access = 'read' as const
   private ended = false
   private limit: number
+  private lastTurn = -1
+  /** Bytes written in `lastTurn`. */
+  private burst = 0
   /** An SSE + POST editor's session: updates and awareness it made itself are not sent back. */
   editor: DocPeer | null = null
 
@@ -84,8 +101,10 @@ export class SseObserver implements DocPeer, FeedMember {
 
   write (bytes: Buffer): void {
     if (this.ended) return
+    const t = currentTurn()
+    if (t !== this.lastTurn) { this.lastTurn = t; this.burst = 0 }
     const buffered = this.res.writableLength
-    if (buffered > this.limit) {
+    if (buffered - this.burst > this.limit) {
       this.ended = true
       this.onSlow(this)
       // Drop what is queued: the client resumes from its last complete event.
@@ -93,6 +112,7 @@ export class SseObserver implements DocPeer, FeedMember {
       return
     }
     if (buffered <= this.bound) this.limit = this.bound
+    this.burst += bytes.byteLength
     this.res.write(bytes)
   }
 

@@ -77,7 +77,11 @@ export function openSse (url: string, opts: SseOptions = {}): Promise<SseClient>
       let buffer = ''
       let event = ''
       let data: string[] = []
+      // As in the spec: an id takes effect when its event is complete (the blank line), so a
+      // stream cut mid-event resumes from the last event the client really has.
+      let idBuffer = client.lastEventId
       const dispatch = (): void => {
+        client.lastEventId = idBuffer
         if (data.length === 0) { event = ''; return }
         const e = { event: event === '' ? 'message' : event, data: data.join('\n'), id: client.lastEventId }
         event = ''
@@ -100,7 +104,7 @@ export function openSse (url: string, opts: SseOptions = {}): Promise<SseClient>
           if (value.startsWith(' ')) value = value.slice(1)
           if (field === 'event') event = value
           else if (field === 'data') data.push(value)
-          else if (field === 'id' && !value.includes('\0')) client.lastEventId = value
+          else if (field === 'id' && !value.includes('\0')) idBuffer = value
           else if (field === 'retry' && /^\d+$/.test(value)) client.retry = Number(value)
         }
       })
