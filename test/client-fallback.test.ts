@@ -142,10 +142,51 @@ describe('WeftProvider transport fallback', () => {
     await waitFor(() => w.provider.transport === 'sse' && w.provider.synced, 'the provider to settle on SSE')
     const s = stock('probe')
     await synced(s)
+    // Type throughout the switch: every token must arrive exactly once.
+    const tokens: string[] = []
+    let typing = true
+    const typist = (async () => {
+      for (let i = 0; typing && i < 2000; i++) {
+        const token = `<${i}>`
+        tokens.push(token)
+        w.text.insert(w.text.length, token)
+        await new Promise(resolve => setTimeout(resolve, 5))
+      }
+    })()
+    await new Promise(resolve => setTimeout(resolve, 100))
     proxy!.mode.upgrades = true
     await waitFor(() => w.provider.transport === 'websocket' && w.provider.synced, 'the provider to move up to WebSocket', 20_000)
-    w.text.insert(0, 'after moving up')
-    await waitFor(() => s.text.toString() === 'after moving up', 'edits to flow over the new tier')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    typing = false
+    await typist
+    await waitFor(() => s.text.toString() === w.text.toString(), 'the stock provider to have every token')
+    const text = s.text.toString()
+    for (const token of tokens) expect(text.split(token).length - 1, token).toBe(1)
+    expect(text.length).toBe(tokens.join('').length)
+  })
+
+  it('does not resend what the server has: a reconnect without offline edits posts nothing', async () => {
+    await start()
+    const url = await behind({ upgrades: false, sse: true })
+    const w = weft(url, 'quiet')
+    await waitFor(() => w.provider.transport === 'sse' && w.provider.synced, 'SSE')
+    w.text.insert(0, 'once')
+    const s = stock('quiet')
+    await waitFor(() => s.text.toString() === 'once', 'the edit to arrive')
+    const posts = (): number => proxy!.requests.get('/docs/quiet/updates') ?? 0
+    const before = posts()
+    expect(before).toBe(1)
+    for (let i = 0; i < 3; i++) {
+      w.provider.disconnect()
+      w.provider.connect()
+      await waitFor(() => w.provider.synced, 'the reconnect')
+    }
+    expect(posts()).toBe(before)
+    w.provider.disconnect()
+    w.text.insert(4, ' more')
+    w.provider.connect()
+    await waitFor(() => s.text.toString() === 'once more', 'the offline edit')
+    expect(posts()).toBe(before + 1)
   })
 
   it('abandons a tier that is cut repeatedly and recovers over the next one', async () => {
