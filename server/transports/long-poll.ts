@@ -212,6 +212,8 @@ export class PollHubs {
     const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutS === 0, p.sv)
     if (now != null) return this.respond(w, 200, now)
     if (p.timeoutS === 0) return this.respond(w, 204)
+    // The client may have gone while its doc or session loaded: nothing to park.
+    if (res.destroyed || res.socket == null || res.socket.destroyed) return this.finish(w)
     w.bucket = Math.ceil((Date.now() + p.timeoutS * 1000) / 1000)
     let bucket = this.wheel.get(w.bucket)
     if (bucket === undefined) this.wheel.set(w.bucket, bucket = new Set())
