@@ -157,13 +157,15 @@ describe('first-run pages', () => {
     expect(fillSnippet(snippets[3]!.template, urls, "it's")).toContain("/docs/it%27s/events")
   })
 
-  it('ui: false removes the pages and the bundle (404), keeps /docs and health', async () => {
+  it('ui: false removes the pages and the bundle (404), keeps /docs, health and the viewer', async () => {
     server = await startServer({ storage: memoryStorage(), ui: false })
     for (const path of ['/', '/edit/x', '/edit?doc=x', '/ui/assets/editor-AAAAAAAA.js']) {
       expect((await fetch(server.url + path)).status, path).toBe(404)
     }
     expect((await fetch(`${server.url}/docs`)).status).toBe(200)
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+    // The read-only viewer is an observer feature (behind auth like SSE), not a first-run page.
+    expect((await fetch(`${server.url}/view/x`)).status).toBe(200)
   })
 
   it('validates the ui and adminToken options', async () => {
