@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import * as Y from 'yjs'
@@ -61,7 +61,7 @@ async function metric (port: number, name: string): Promise<number> {
   return m == null ? 0 : Number(m[1])
 }
 
-interface TierResult { tier: TransportName, editors: number, edits: number, deliveries: number, expectedDeliveries: number, p50Ms: number, p99Ms: number, maxMs: number, serverCpuMs: number, cpuMsPer1kDeliveries: number }
+interface TierResult { tier: TransportName, loadAvg1m: number, editors: number, edits: number, deliveries: number, expectedDeliveries: number, p50Ms: number, p99Ms: number, maxMs: number, serverCpuMs: number, cpuMsPer1kDeliveries: number }
 
 async function runTier (tier: TransportName): Promise<TierResult> {
   const { child, port } = await startServer()
@@ -131,6 +131,9 @@ async function runTier (tier: TransportName): Promise<TierResult> {
   const serverCpuMs = cpu1 - cpu0
   return {
     tier,
+    // The machine is shared: a load average above the core count means the figures are noisy
+    // (and fewer edits than seconds × editors × 1000/interval were made).
+    loadAvg1m: round(loadavg()[0]!),
     editors: EDITORS,
     edits,
     deliveries,
@@ -169,7 +172,7 @@ const tiers: TierResult[] = []
 for (const tier of args.tiers.split(',') as TransportName[]) {
   const r = await runTier(tier)
   tiers.push(r)
-  console.log(`${tier.padEnd(9)}  p50 ${String(r.p50Ms).padStart(6)} ms  p99 ${String(r.p99Ms).padStart(7)} ms  deliveries ${r.deliveries}/${r.expectedDeliveries}  server CPU ${r.cpuMsPer1kDeliveries} ms per 1k deliveries`)
+  console.log(`${tier.padEnd(9)}  p50 ${String(r.p50Ms).padStart(6)} ms  p99 ${String(r.p99Ms).padStart(7)} ms  edits ${r.edits}  deliveries ${r.deliveries}/${r.expectedDeliveries}  server CPU ${r.cpuMsPer1kDeliveries} ms per 1k deliveries  (load avg ${r.loadAvg1m})`)
 }
 const idle = await idlePoll(5, 30)
 console.log(`\nidle long poll: ${idle.polls} polls in ${idle.seconds} s with a ${idle.timeoutS} s timeout = ${idle.pollsPerTimeout} per timeout (server CPU ${idle.serverCpuMs} ms)`)
