@@ -14,6 +14,10 @@ import { waitFor } from './helpers/wait.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { buildUi, uiBundleStale } from '../client/ui/build.js'
 import { hsToken, SECRET } from './helpers/tokens.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import { createWeft } from '../server/weft.js'
 
 const suite = 'ui-browser'
 const runnable = chromiumAvailable(suite)
@@ -214,6 +218,32 @@ describe.skipIf(!runnable)('first-run pages in Chromium', () => {
     } finally {
       await ctx.close()
       await secure.close()
+    }
+  })
+
+  it('under a mount prefix (app.use(\'/collab\', weft.router)) the editor edits the right doc', async () => {
+    const weft = await createWeft({ storage: leveldbStorage(join(dir.path, 'mounted')) })
+    const app = express()
+    app.use('/collab', weft.router)
+    const http = createServer(app)
+    weft.attach(http)
+    await new Promise<void>(resolve => http.listen(0, '127.0.0.1', resolve))
+    const port = (http.address() as AddressInfo).port
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 760 } })
+    try {
+      const page = await openEditor(ctx, `http://127.0.0.1:${port}/collab/edit/m`)
+      const node = stockClient(`ws://127.0.0.1:${port}`, 'm')
+      clients.push(node)
+      await synced(node)
+      await page.click('.cm-content')
+      await page.keyboard.type('mounted')
+      await waitFor(() => node.text.toString() === 'mounted', 'the doc "m" to get the page\'s edit', 20_000)
+      expect(weft.context.registry.get('collab/m')).toBeUndefined()
+    } finally {
+      await ctx.close()
+      await weft.close()
+      http.closeAllConnections()
+      await new Promise<void>(resolve => http.close(() => resolve()))
     }
   })
 

@@ -28,8 +28,13 @@ export interface Connection {
  */
 export function connect (httpBase: string, docName: string, ydoc: Y.Doc, token?: string): Connection {
   const params: Record<string, string> = token !== undefined ? { token } : {}
+  // WebSocket upgrades are served on every path of the server (the path is the doc name), so
+  // when the routes are mounted under a prefix (`app.use('/collab', weft.router)`) a WebSocket
+  // to `<base>/<doc>` would name another doc. WeftProvider derives both URLs from one base, so
+  // a mounted page uses the HTTP tiers only (see the report: a `wsUrl` option would fix this).
+  const mounted = new URL(httpBase).pathname.replace(/\/+$/, '') !== ''
   // WeftProvider takes the doc name as is and encodes it per transport.
-  const provider = new WeftProvider(httpBase, docName, ydoc, { params })
+  const provider = new WeftProvider(httpBase, docName, ydoc, { params, ...(mounted ? { transports: ['sse', 'poll'] } : {}) })
 
   let status: Status = provider.status
   const listeners = new Set<() => void>()
