@@ -16,7 +16,10 @@ import { memoryStorage } from '../server/storage/memory.js'
 import { chromiumAvailable, launchChromium } from './helpers/chromium.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { tempDir } from './helpers/server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor as waitUntil } from './helpers/wait.js'
+
+// A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(check, what, timeoutMs)
 
 const run = chromiumAvailable('client-browser')
 
@@ -32,7 +35,7 @@ window.__weft = { doc, provider, text: doc.getText('text') }
 </script>`
 }
 
-describe.skipIf(!run)('client bundle in Chromium', () => {
+describe.skipIf(!run)('client bundle in Chromium', { timeout: 90_000 }, () => {
   let weft: Weft
   let http: Server
   let base: string

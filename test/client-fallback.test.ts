@@ -8,13 +8,16 @@ import WebSocket from 'ws'
 import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { startProxy, type HostileProxy, type ProxyMode } from './helpers/hostile-proxy.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor as waitUntil } from './helpers/wait.js'
+
+// A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(check, what, timeoutMs)
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { AuthError, type WeftOptions } from '../server/options.js'
 import { WeftProvider, type WeftProviderOptions, type TransportName } from '../client/index.js'
 import { CloseCode } from '../shared/close-codes.js'
 
-describe('WeftProvider transport fallback', () => {
+describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
   let dir: ReturnType<typeof tempDir>
   let server: TestServer
   let proxy: HostileProxy | null = null

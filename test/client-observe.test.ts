@@ -2,11 +2,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from './helpers/server.js'
 import { startProxy, type HostileProxy } from './helpers/hostile-proxy.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor as waitUntil } from './helpers/wait.js'
+
+// A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(check, what, timeoutMs)
 import { memoryStorage } from '../server/storage/memory.js'
 import { observe, type Observer } from '../client/index.js'
 
-describe('observe()', () => {
+describe('observe()', { timeout: 90_000 }, () => {
   let server: TestServer
   let proxy: HostileProxy | null = null
   const observers: Observer[] = []

@@ -10,11 +10,14 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, type StockClient } from './helpers/providers.js'
-import { sleep, waitFor } from './helpers/wait.js'
+import { sleep, waitFor as waitUntil } from './helpers/wait.js'
+
+// A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(check, what, timeoutMs)
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { WeftProvider, type TransportName } from '../client/index.js'
 
-describe('server killed and restarted mid-edit', () => {
+describe('server killed and restarted mid-edit', { timeout: 90_000 }, () => {
   const dir = tempDir()
   let server: TestServer | null = null
   const providers: WeftProvider[] = []

@@ -7,7 +7,10 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor as waitUntil } from './helpers/wait.js'
+
+// A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(check, what, timeoutMs)
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { AuthError, type WeftOptions } from '../server/options.js'
 import { base64ToBytes, bytesToBase64 } from '../shared/base64.js'
@@ -19,7 +22,7 @@ function textUpdate (text: string, doc = new Y.Doc()): Uint8Array {
   return Y.encodeStateAsUpdate(doc, before)
 }
 
-describe('HTTP editor endpoints', () => {
+describe('HTTP editor endpoints', { timeout: 90_000 }, () => {
   let dir: ReturnType<typeof tempDir>
   let server: TestServer
   const clients: StockClient[] = []
