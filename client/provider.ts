@@ -17,6 +17,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { ObservableV2 } from 'lib0/observable'
 import { closeAdvice, CloseCode } from '../shared/close-codes.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
+import { endSession } from './transports/http.js'
 import { longPollTransport } from './transports/long-poll.js'
 import { ssePostTransport } from './transports/sse-post.js'
 import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportFactory, type TransportName } from './transports/types.js'
@@ -226,8 +227,12 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
       origin: this,
       WebSocket: this.WebSocketImpl,
       fetch: this.fetchImpl,
-      pollTimeoutS: this.o.pollTimeoutS
+      pollTimeoutS: this.o.pollTimeoutS,
+      probe: isProbe
     }
+    // Leaving the HTTP tiers: end the HTTP session now (however its last transport ended), so
+    // the WebSocket session may claim our awareness id instead of waiting for the idle timeout.
+    if (name === 'websocket' && !isProbe && (this.transport === 'sse' || this.transport === 'poll')) endSession(ctx)
     live.openTimer = setTimeout(() => {
       live.openTimer = null
       if (live.opened) return
@@ -244,7 +249,13 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
         }
       : {
           open: () => { this.onOpened(live) },
-          synced: () => { if (this.live === live) this.synced = true },
+          synced: () => {
+            if (this.live !== live) return
+            this.synced = true
+            // Once more after the handshake: on a tier switch the previous session may still
+            // have held our awareness id when the transport first sent it.
+            if (this.awareness.getLocalState() !== null) live.transport.sendAwareness()
+          },
           permissionDenied: reason => { this.emit('permission-denied', [{ reason }]) },
           close: (code, reason) => { this.onClosed(live, { code, reason }) }
         })

@@ -143,6 +143,7 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     const url = await behind({ upgrades: false, sse: true })
     const w = weft(url, 'probe', { probeAfterMs: 300 })
     await waitFor(() => w.provider.transport === 'sse' && w.provider.synced, 'the provider to settle on SSE')
+    w.provider.awareness.setLocalStateField('user', { name: 'over sse' })
     const s = stock('probe')
     await synced(s)
     // Type throughout the switch: every token must arrive exactly once.
@@ -166,6 +167,10 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     const text = s.text.toString()
     for (const token of tokens) expect(text.split(token).length - 1, token).toBe(1)
     expect(text.length).toBe(tokens.join('').length)
+    // Presence moved with it: the HTTP session let go of the awareness id at once (not after
+    // its 30 s idle timeout), so the WebSocket session may set it.
+    w.provider.awareness.setLocalStateField('user', { name: 'over websocket' })
+    await waitFor(() => (s.provider.awareness.getStates().get(w.doc.clientID) as any)?.user?.name === 'over websocket', 'presence over the new tier', 5000)
   })
 
   it('does not resend what the server has: a reconnect without offline edits posts nothing', async () => {

@@ -35,7 +35,7 @@ export function longPollTransport (ctx: TransportContext, events: TransportEvent
       const missing = missingFor(ctx.doc, serverSv)
       live = true
       if (missing != null) uploads.push(missing)
-      if (ctx.awareness.getLocalState() !== null) awarenessUploads.push()
+      if (ctx.awareness.getLocalState() !== null && !ctx.probe) awarenessUploads.push()
       events.open()
       events.synced()
       let cursor = answer.cursor
@@ -78,7 +78,7 @@ export function longPollTransport (ctx: TransportContext, events: TransportEvent
       uploads.stop()
       awarenessUploads.stop()
       abort.abort()
-      endSession(ctx)
+      if (!ctx.probe) endSession(ctx)
     }
   }
 }

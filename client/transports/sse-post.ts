@@ -67,7 +67,7 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
       const missing = missingFor(ctx.doc, serverSv)
       live = true // from here on local updates are posted; everything before is in `missing`
       if (missing != null) uploads.push(missing)
-      if (ctx.awareness.getLocalState() !== null) awarenessUploads.push()
+      if (ctx.awareness.getLocalState() !== null && !ctx.probe) awarenessUploads.push()
       let opened = false
       const url = docUrl(ctx, 'events', { cursor: answer.cursor })
       await readSse(ctx.fetch, url, { signal: abort.signal }, {
@@ -96,7 +96,7 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
       uploads.stop()
       awarenessUploads.stop()
       abort.abort()
-      endSession(ctx)
+      if (!ctx.probe) endSession(ctx)
     }
   }
 }

@@ -31,6 +31,11 @@ export interface TransportContext {
   fetch: typeof fetch
   /** How long a long poll may be held by the server (s). */
   pollTimeoutS: number
+  /**
+   * A probe only checks that the tier opens: it sends no awareness and leaves the HTTP
+   * session alone (the tier in use shares it).
+   */
+  probe: boolean
 }
 
 export interface TransportEvents {

@@ -48,7 +48,7 @@ export function websocketTransport (ctx: TransportContext, events: TransportEven
     opened = true
     events.open()
     send(encodeSyncStep1(Y.encodeStateVector(ctx.doc)))
-    if (ctx.awareness.getLocalState() !== null) sendLocalAwareness()
+    if (ctx.awareness.getLocalState() !== null && !ctx.probe) sendLocalAwareness()
   }
   ws.onmessage = (e: MessageEvent) => {
     if (ended) return
