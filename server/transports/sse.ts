@@ -16,8 +16,14 @@
  * could drain, and must not cut healthy ones; only bytes still unsent from earlier turns show a
  * client that does not keep up. For the same reason the bound is raised by the size of the
  * opening snapshot/replay until it drained once.
+ *
+ * The stream is delimited by closing the connection (`Connection: close`, no chunked
+ * encoding), so after the headers the event bytes go straight to the socket: the very buffer
+ * encoded once per broadcast, one write per observer, no chunk framing around it. An SSE
+ * connection is never reused for another request, so nothing is lost by not keeping it alive.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { parseCursor } from '../../shared/cursor.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
 import type { RootKind } from '../docs/json-view.js'
@@ -74,6 +80,7 @@ export class SseObserver implements DocPeer, FeedMember {
     readonly doc: SharedDoc,
     readonly feed: SseFeed,
     private readonly res: ServerResponse,
+    private readonly socket: Socket,
     private readonly awareness: boolean,
     private readonly bound: number,
     private readonly onSlow: (o: SseObserver) => void
@@ -96,24 +103,24 @@ export class SseObserver implements DocPeer, FeedMember {
     let bytes = 0
     for (const c of chunks) bytes += c.byteLength
     this.limit = this.bound + bytes
-    for (const c of chunks) this.res.write(c)
+    for (const c of chunks) this.socket.write(c)
   }
 
   write (bytes: Buffer): void {
     if (this.ended) return
     const t = currentTurn()
     if (t !== this.lastTurn) { this.lastTurn = t; this.burst = 0 }
-    const buffered = this.res.writableLength
+    const buffered = this.socket.writableLength
     if (buffered - this.burst > this.limit) {
       this.ended = true
       this.onSlow(this)
       // Drop what is queued: the client resumes from its last complete event.
-      this.res.destroy()
+      this.socket.destroy()
       return
     }
     if (buffered <= this.bound) this.limit = this.bound
     this.burst += bytes.byteLength
-    this.res.write(bytes)
+    this.socket.write(bytes)
   }
 
   /** The doc ends the peer (shutdown, storage failure): end the stream; EventSource resumes. */
@@ -166,17 +173,20 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
       if (closing !== null && !res.headersSent) res.writeHead(503).end()
       return
     }
-    req.socket.setNoDelay(true)
+    const socket = req.socket
+    socket.setNoDelay(true)
+    res.removeHeader('Transfer-Encoding') // no chunked framing: the body ends when the connection does
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
+      Connection: 'close',
       ...r.headers
     })
+    res.flushHeaders()
 
     const feed = feedFor(doc, r.pinned)
-    const observer = new SseObserver(doc, feed, res, r.awareness, options.sseMaxBufferedBytes, onSlow)
+    const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow)
     observer.editor = r.editor ?? null
     const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, r.cursor)]
     if (r.awareness) {
