@@ -204,7 +204,8 @@ async function main (): Promise<void> {
     node: process.version,
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
     memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    note: 'writer, observers and bench in one process, server in another; 2-core machine shared with other work'
+    loadAverage1m: os.loadavg()[0]!.toFixed(2),
+    note: 'writer, observers and bench in one process, server in another; 2-core machine shared with other work (see loadAverage1m)'
   }
   console.log(`\nSSE fan-out — ${env.cpus}, Node ${env.node}, one doc, 1 writer at 10 edits/s`)
   console.log('| observers | p50 ms | p99 ms (target <50 @1k) | max ms | delivered | server CPU ms / 1k deliveries | server KB / idle observer (target <10) RSS / heap |')
