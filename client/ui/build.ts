@@ -7,7 +7,7 @@
  *
  * Run: `npm run build:ui` (also part of `npm run build`, and of `npm start` when missing).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
@@ -23,46 +23,57 @@ export async function buildUi (): Promise<Record<string, string>> {
   // Imported here, not at the top: esbuild is a dev dependency, and `npm start` must still start
   // the server (without the editor page) where it is missing.
   const { build } = await import('esbuild')
+  // Build into a private directory and rename files into place, manifest last: a running server
+  // (or a second build racing this one, e.g. two test files) never reads a half-written file.
+  // The private directory sits beside dist/ui (same depth), so source map paths stay right.
   mkdirSync(outdir, { recursive: true })
-  const result = await build({
-    entryPoints: entries,
-    outdir,
-    entryNames: '[name]-[hash]',
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    sourcemap: 'linked',
-    metafile: true,
-    legalComments: 'linked',
-    logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' }
-  })
-  const manifest: Record<string, string> = {}
-  for (const [file, meta] of Object.entries(result.metafile.outputs)) {
-    if (meta.entryPoint === undefined || !file.endsWith('.js')) continue
-    const name = Object.entries(entries).find(([, src]) => meta.entryPoint !== undefined && join(root, meta.entryPoint) === src)?.[0]
-    if (name !== undefined) manifest[name] = basename(file)
+  const tmp = mkdtempSync(join(outdir, '..', '.ui-build-'))
+  try {
+    const result = await build({
+      entryPoints: entries,
+      outdir: tmp,
+      entryNames: '[name]-[hash]',
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      sourcemap: 'linked',
+      metafile: true,
+      legalComments: 'linked',
+      logLevel: 'warning',
+      define: { 'process.env.NODE_ENV': '"production"' }
+    })
+    const manifest: Record<string, string> = {}
+    for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+      if (meta.entryPoint === undefined || !file.endsWith('.js')) continue
+      const name = Object.entries(entries).find(([, src]) => meta.entryPoint !== undefined && join(root, meta.entryPoint) === src)?.[0]
+      if (name !== undefined) manifest[name] = basename(file)
+    }
+    // Precompressed siblings, so the server sends ~200 KB instead of ~700 KB without compressing
+    // on every request (and without a compression dependency).
+    const keep = new Set<string>()
+    for (const file of Object.keys(result.metafile.outputs)) {
+      const name = basename(file)
+      keep.add(name)
+      if (!name.endsWith('.js')) continue
+      const raw = readFileSync(join(tmp, name))
+      writeFileSync(join(tmp, `${name}.br`), brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }))
+      writeFileSync(join(tmp, `${name}.gz`), gzipSync(raw, { level: 9 }))
+      keep.add(`${name}.br`)
+      keep.add(`${name}.gz`)
+    }
+    for (const name of keep) renameSync(join(tmp, name), join(outdir, name))
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+    renameSync(join(tmp, 'manifest.json'), join(outdir, 'manifest.json'))
+    // Old hashed files would pile up in dist/ui on every rebuild; keep only this build's.
+    for (const f of readdirSync(outdir)) {
+      if (f !== 'manifest.json' && !keep.has(f)) rmSync(join(outdir, f), { force: true })
+    }
+    return manifest
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
   }
-  // Precompressed siblings, so the server sends ~200 KB instead of ~700 KB without compressing
-  // on every request (and without a compression dependency).
-  const keep = new Set<string>()
-  for (const file of Object.keys(result.metafile.outputs)) {
-    keep.add(basename(file))
-    if (!file.endsWith('.js')) continue
-    const raw = readFileSync(join(root, file))
-    writeFileSync(join(root, file + '.br'), brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }))
-    writeFileSync(join(root, file + '.gz'), gzipSync(raw, { level: 9 }))
-    keep.add(basename(file) + '.br')
-    keep.add(basename(file) + '.gz')
-  }
-  // Old hashed files would pile up in dist/ui on every rebuild; keep only this build's.
-  for (const f of readdirSync(outdir)) {
-    if (f !== 'manifest.json' && !keep.has(f)) rmSync(join(outdir, f), { force: true })
-  }
-  writeFileSync(join(outdir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
-  return manifest
 }
 
 /**

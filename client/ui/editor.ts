@@ -23,7 +23,7 @@ interface PageConfig {
 }
 
 /** The root type the editor edits; the home page snippets use the same name. */
-export const textField = 'text'
+const textField = 'text'
 
 function readConfig (): PageConfig {
   const el = document.getElementById('weft-config')
