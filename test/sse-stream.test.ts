@@ -219,6 +219,16 @@ describe('SSE observers', () => {
     expect(s.weft.context.registry.get('team/a b')).toBeDefined()
   })
 
+  it('bounds streams per client address (429 beyond) and frees the slot when a stream ends', async () => {
+    const s = await server({ maxObserversPerIp: 2 })
+    const a = await sse(`${s.url}/docs/lim/events`)
+    const b = await sse(`${s.url}/docs/lim2/events`)
+    expect([a.status, b.status]).toEqual([200, 200])
+    expect((await sse(`${s.url}/docs/lim/events`)).status).toBe(429)
+    a.close()
+    await waitFor(async () => (await openSse(`${s.url}/docs/lim/events`).then(c => { c.close(); return c.status })) === 200, 'a slot to free up')
+  })
+
   it('keeps its doc loaded while observed, unloads after the last observer left, ends cleanly on close', async () => {
     const s = await startServer({ storage: memoryStorage(), unloadAfterMs: 50 })
     cleanups.push(() => s.close())

@@ -7,6 +7,7 @@
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { parseTypes } from '../docs/json-view.js'
+import { clientIp } from '../limits/connections.js'
 import { createSseTransport } from '../transports/sse.js'
 import { httpSessions, SessionIdError } from '../transports/http-session.js'
 import { BadRequest, corsHeaders, queryParam, readRequest, sendReadProblem } from './read-request.js'
@@ -28,6 +29,8 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
       const header = req.headers['last-event-id']
       const cursor = (typeof header === 'string' && header !== '') ? header : queryParam(req, 'cursor')
+      // Streams per client address are bounded (429 beyond); the slot is freed when the stream ends.
+      res.once('close', ctx.limits.admitObserver(clientIp(req)))
       // An SSE + POST editor names its HTTP session: the stream keeps it alive and skips its echo.
       let editor
       const sessionId = queryParam(req, 'session')
