@@ -231,6 +231,7 @@ const homeScript = `
     const body = $('docs-body')
     $('docs-count').textContent = String(data.totals.docs)
     if ($('fact-loaded')) $('fact-loaded').textContent = String(data.totals.loaded)
+    if ($('fact-peers')) $('fact-peers').textContent = String(data.totals.editors + data.totals.observers)
     if (data.docs.length === 0) {
       body.replaceChildren(el('div', 'empty', 'No documents yet. Open one above and type something.'))
       return
