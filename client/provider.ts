@@ -37,6 +37,12 @@ export interface WeftProviderOptions {
   awareness?: awarenessProtocol.Awareness
   /** Query parameters on every request (y-websocket's `params`). */
   params?: Record<string, string>
+  /**
+   * Base URL for the WebSocket tier when it differs from `serverUrl`: e.g. the HTTP routes are
+   * mounted under a prefix (`app.use('/collab', weft.router)`) while upgrades are served at the
+   * root, where the path is the doc name. @default serverUrl with a ws(s) scheme
+   */
+  wsUrl?: string
   /** Tiers to use, in order of preference. @default ['websocket', 'sse', 'poll'] */
   transports?: TransportName[]
   /** A WebSocket implementation (Node 20 has none: pass `ws`). @default globalThis.WebSocket */
@@ -108,6 +114,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private readonly WebSocketImpl: typeof WebSocket | undefined
   private readonly fetchImpl: typeof fetch
   private readonly getToken: (() => string | Promise<string>) | undefined
+  private readonly wsBase: string
   private destroyed = false
 
   constructor (serverUrl: string, roomname: string, doc: Y.Doc, options: WeftProviderOptions = {}) {
@@ -133,13 +140,14 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
     const f = options.fetch ?? globalThis.fetch
     this.fetchImpl = (input, init) => f(input, init) // unbound window.fetch throws "Illegal invocation"
     this.getToken = options.getToken
+    this.wsBase = wsBase((options.wsUrl ?? this.serverUrl).replace(/\/+$/, ''))
     doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
     if (options.connect !== false) this.connect()
   }
 
   /** y-websocket compatibility: the WebSocket URL of the doc. */
-  get url (): string { return `${wsBase(this.serverUrl)}/${this.roomname}` }
+  get url (): string { return `${this.wsBase}/${this.roomname}` }
   get wsconnected (): boolean { return this.status === 'connected' }
   get wsconnecting (): boolean { return this.status === 'connecting' }
 
@@ -221,7 +229,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
       awareness: this.awareness,
       docName: this.roomname,
       httpBase: httpBase(this.serverUrl),
-      wsBase: wsBase(this.serverUrl),
+      wsBase: this.wsBase,
       params: this.params,
       sessionId: this.sessionId,
       origin: this,

@@ -5,6 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
+import express from 'express'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { startProxy, type HostileProxy, type ProxyMode } from './helpers/hostile-proxy.js'
@@ -208,6 +211,31 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
       await waitFor(() => !w.provider.synced || w.provider.transport !== 'websocket', 'the cut to be noticed')
     }
     await waitFor(() => w.provider.transport === 'sse' && w.provider.synced, 'the provider to give up on WebSocket', 20_000)
+  })
+
+  it('works with the HTTP routes mounted under a prefix (wsUrl for the upgrades at the root)', async () => {
+    await start()
+    const app = express()
+    app.use('/collab', server.weft.router)
+    const http = createServer(app)
+    server.weft.attach(http)
+    await new Promise<void>(resolve => http.listen(0, '127.0.0.1', () => resolve()))
+    const root = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+    try {
+      const s = stock('mounted')
+      await synced(s)
+      const a = weft(`${root}/collab`, 'mounted', { wsUrl: root })
+      const b = weft(`${root}/collab`, 'mounted', { transports: ['sse'] })
+      await waitFor(() => a.provider.synced && b.provider.synced, 'both to sync')
+      expect([a.provider.transport, b.provider.transport]).toEqual(['websocket', 'sse'])
+      a.text.insert(0, 'a')
+      b.text.insert(0, 'b')
+      await waitFor(() => s.text.length === 2 && a.text.toString() === s.text.toString() && b.text.toString() === s.text.toString(), 'one doc for all three')
+    } finally {
+      for (const p of providers.splice(0)) p.destroy()
+      http.closeAllConnections()
+      await new Promise<void>(resolve => http.close(() => resolve()))
+    }
   })
 
   it('stops on 4403 and refreshes its token on 4401', async () => {
