@@ -1,0 +1,54 @@
+/** What every scenario gets: the load generator, the run mode, and where results go. */
+import type { LoadGen } from './loadgen.js'
+import { cpuMs, rssKb } from './proc.js'
+import { RunningTarget, type TargetName } from './targets.js'
+
+export interface Sample {
+  scenario: string
+  metric: string
+  unit: string
+  target: TargetName
+  repeat: number
+  value: number
+  /** Lower is better (true for costs and latencies, false for throughput/convergence). */
+  lowerIsBetter: boolean
+}
+
+export interface BenchContext {
+  quick: boolean
+  repeats: number
+  loadgen: LoadGen
+  samples: Sample[]
+  log: (line: string) => void
+  /** `--targets a,b`: the subset of a scenario's targets to run. */
+  only: (list: TargetName[]) => TargetName[]
+  /** `--levels 1,5`: fan-out load levels to run. */
+  levels?: number[]
+}
+
+export function record (ctx: BenchContext, s: Sample): void {
+  ctx.samples.push(s)
+}
+
+/** Rotates the target order per repeat, so no target always runs first (or last) on a warm machine. */
+export function rotation<T> (list: T[], repeat: number): T[] {
+  const k = repeat % list.length
+  return [...list.slice(k), ...list.slice(0, k)]
+}
+
+export const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+export interface Meter { cpu0: number, t0: number }
+export const meter = (t: RunningTarget): Meter => ({ cpu0: cpuMs(t.pid), t0: performance.now() })
+export const cpuSince = (t: RunningTarget, m: Meter): number => cpuMs(t.pid) - m.cpu0
+export const rssMb = (t: RunningTarget): number => rssKb(t.pid) / 1024
+
+/** Starts a target, runs `body`, and always disposes of it. */
+export async function withTarget<T> (name: TargetName, body: (t: RunningTarget) => Promise<T>, nodeFlags: string[] = []): Promise<T> {
+  const t = await RunningTarget.start(name, nodeFlags)
+  try {
+    return await body(t)
+  } finally {
+    await t.dispose()
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The servers under test. Each runs as its own process on a free port with a fresh data dir,
+ * started through `sh -c 'ulimit -n …; exec node …'` so the fd limit is raised and the pid we
+ * hold (and read /proc for) is the node process of the server itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildDir, rootDir } from './build.js'
+import { cmdline } from './proc.js'
+
+export type TargetName = 'weft' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast'
+export type Dialect = 'y-websocket' | 'hocuspocus'
+
+export interface TargetInfo {
+  name: TargetName
+  label: string
+  dialect: Dialect
+  /** Stores docs (can be restarted with its data). */
+  persistent: boolean
+  /** Serves `GET /docs/:doc/events`. */
+  sse: boolean
+  /** Speaks the sync protocol (answers step1). The limits only move bytes: a client counts as in on open. */
+  syncs: boolean
+}
+
+export const targets: Record<TargetName, TargetInfo> = {
+  weft: { name: 'weft', label: 'Weft (LevelDB)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  reference: { name: 'reference', label: 'y-websocket 1.5.4 + y-leveldb', dialect: 'y-websocket', persistent: true, sse: false, syncs: true },
+  hocuspocus: { name: 'hocuspocus', label: 'Hocuspocus 3 + SQLite', dialect: 'hocuspocus', persistent: true, sse: false, syncs: true },
+  relay: { name: 'relay', label: 'raw ws relay (limit)', dialect: 'y-websocket', persistent: false, sse: false, syncs: false },
+  'sse-broadcast': { name: 'sse-broadcast', label: 'bare SSE broadcaster (limit)', dialect: 'y-websocket', persistent: false, sse: true, syncs: false }
+}
+
+function command (name: TargetName, port: number, dataDir: string): { args: string[], env: Record<string, string> } {
+  switch (name) {
+    case 'weft': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--data', dataDir], env: {} }
+    case 'reference': return { args: [join(rootDir, 'node_modules/y-websocket-ref/bin/server.js')], env: { HOST: '127.0.0.1', PORT: String(port), YPERSISTENCE: dataDir } }
+    case 'hocuspocus': return { args: [join(buildDir, 'hocuspocus.mjs'), '--port', String(port), '--data', dataDir], env: {} }
+    case 'relay': return { args: [join(buildDir, 'relay.mjs'), '--port', String(port)], env: {} }
+    case 'sse-broadcast': return { args: [join(buildDir, 'sse-broadcast.mjs'), '--port', String(port)], env: {} }
+  }
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export class RunningTarget {
+  proc!: ChildProcess
+  pid = 0
+  private stderr = ''
+  /** ms from spawn to the server's ready line, for the last start. */
+  startMs = 0
+
+  private constructor (readonly info: TargetInfo, readonly port: number, readonly dataDir: string) {}
+
+  /** Node flags for every target in this run (the idle scenario shrinks the young generation). */
+  nodeFlags: string[] = []
+
+  static async start (name: TargetName, nodeFlags: string[] = []): Promise<RunningTarget> {
+    const t = new RunningTarget(targets[name], await freePort(), mkdtempSync(join(tmpdir(), `weft-bench-${name}-`)))
+    t.nodeFlags = nodeFlags
+    await t.spawn()
+    return t
+  }
+
+  get wsUrl (): string { return `ws://127.0.0.1:${this.port}` }
+  get httpUrl (): string { return `http://127.0.0.1:${this.port}` }
+
+  private async spawn (): Promise<void> {
+    const { args, env } = command(this.info.name, this.port, this.dataDir)
+    args.unshift(...this.nodeFlags)
+    // BENCH_PROF=<dir> BENCH_PROF_TARGET=<name>: write a V8 CPU profile of that target (--cpu-prof).
+    if (process.env.BENCH_PROF !== undefined && process.env.BENCH_PROF_TARGET === this.info.name) args.unshift('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`)
+    const quoted = args.map(a => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+    const t0 = performance.now()
+    this.stderr = ''
+    this.proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec "${process.execPath}" ${quoted}`], {
+      cwd: rootDir,
+      env: { ...process.env, ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    this.pid = this.proc.pid!
+    this.proc.stderr!.on('data', (d: Buffer) => { if (this.stderr.length < 20_000) this.stderr += d.toString() })
+    await new Promise<void>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`${this.info.name} did not start in 30 s: ${this.stderr}`)), 30_000)
+      this.proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString()
+        // Weft and the limits print `listening on …`; y-websocket prints `running at '…' on port …`.
+        if (/listening on|running at/.test(out)) { clearTimeout(timer); resolve() }
+      })
+      this.proc.once('exit', code => { clearTimeout(timer); reject(new Error(`${this.info.name} exited with ${code} before it was ready: ${this.stderr}`)) })
+    })
+    this.startMs = performance.now() - t0
+    const cmd = cmdline(this.pid)
+    if (!cmd.startsWith(process.execPath)) throw new Error(`pid ${this.pid} is not the server: ${cmd}`)
+  }
+
+  /** Graceful stop (SIGTERM), SIGKILL after 10 s. */
+  async stop (): Promise<void> {
+    const proc = this.proc
+    if (proc.exitCode != null || proc.signalCode != null) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+      proc.once('exit', () => { clearTimeout(timer); resolve() })
+      proc.kill('SIGTERM')
+    })
+  }
+
+  /** Stops and starts the same server on the same port and data dir. */
+  async restart (): Promise<void> {
+    await this.stop()
+    await this.spawn()
+  }
+
+  async dispose (): Promise<void> {
+    await this.stop()
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+
+  get errors (): string { return this.stderr }
+}

@@ -1,0 +1,70 @@
+/**
+ * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N]`
+ * Builds the processes, forks the load generator, runs each scenario against each target (own
+ * process, free port, fresh data dir, order rotated per repeat), prints the medians as a markdown
+ * table with Weft/target ratios and writes the raw samples to `bench/results/<date>.json`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { benchDir, buildAll } from './lib/build.js'
+import type { BenchContext } from './lib/context.js'
+import { LoadGen } from './lib/loadgen.js'
+import { aggregate, environment, markdown } from './lib/report.js'
+import { coldload } from './scenarios/coldload.js'
+import { fanout } from './scenarios/fanout.js'
+import { idle } from './scenarios/idle.js'
+import { sse } from './scenarios/sse.js'
+import { storm } from './scenarios/storm.js'
+import { trace } from './scenarios/trace.js'
+
+const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace }
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    repeats: { type: 'string' },
+    targets: { type: 'string' },
+    levels: { type: 'string' }
+  }
+})
+const quick = values.quick!
+const only = values.only?.split(',') ?? Object.keys(scenarios)
+for (const name of only) if (scenarios[name] === undefined) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`)
+
+const env = environment()
+const started = performance.now()
+const log = (line: string): void => { process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`) }
+log(`weft bench ${quick ? '(quick)' : ''}: ${only.join(', ')}`)
+for (const [k, v] of Object.entries(env)) log(`  ${k}: ${v}`)
+
+await buildAll()
+const loadgen = new LoadGen()
+const ctx: BenchContext = {
+  quick,
+  repeats: Number(values.repeats ?? (quick ? 1 : 3)),
+  loadgen,
+  samples: [],
+  log,
+  only: (list) => values.targets === undefined ? list : list.filter(t => values.targets!.split(',').includes(t)),
+  levels: values.levels?.split(',').map(Number)
+}
+const resultsDir = join(benchDir, 'results')
+mkdirSync(resultsDir, { recursive: true })
+const file = join(resultsDir, `${env.date!.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`)
+const save = (): void => writeFileSync(file, JSON.stringify({ env, quick, command: process.argv.slice(2), samples: ctx.samples }, null, 1))
+
+try {
+  for (const name of only) {
+    log(`scenario ${name}`)
+    await scenarios[name]!(ctx)
+    save()
+  }
+} finally {
+  loadgen.close()
+}
+
+const table = markdown(aggregate(ctx.samples))
+const header = Object.entries(env).map(([k, v]) => `- ${k}: ${v}`).join('\n')
+process.stdout.write(`\n## Weft bench ${quick ? '(quick) ' : ''}— medians of ${ctx.repeats} run(s)\n\n${header}\n\n${table}\n\nraw samples: ${file}\ntook ${((performance.now() - started) / 1000).toFixed(0)} s\n`)
