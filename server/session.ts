@@ -11,6 +11,7 @@ import type { AwarenessBroadcast, DocPeer, UpdateBroadcast, Access } from './doc
 import type { SharedDoc } from './docs/shared-doc.js'
 import { StorageError } from './docs/shared-doc.js'
 import { isEmptyUpdate, validateUpdate } from './docs/validate.js'
+import { dependsOnMissing, encodeDiff, MAX_PENDING_BYTES, pendingBytes, recordWritten } from './docs/dependencies.js'
 import type { Logger } from './logger.js'
 
 /** The transport side of a session: how to send a message and how to end it. */
@@ -26,6 +27,8 @@ export interface SessionLimits {
 
 export class Session implements DocPeer {
   private deniedSent = false
+  /** Clock ends per client id of what this peer submitted (see docs/dependencies.ts). */
+  private readonly written = new Map<number, number>()
   private closed = false
 
   constructor (
@@ -54,7 +57,7 @@ export class Session implements DocPeer {
       case 'sync-step1': {
         let diff: Uint8Array
         try {
-          diff = Y.encodeStateAsUpdate(this.doc.ydoc, message.stateVector)
+          diff = encodeDiff(this.doc.ydoc, message.stateVector)
         } catch {
           throw new ProtocolError('invalid state vector')
         }
@@ -94,7 +97,11 @@ export class Session implements DocPeer {
       }
       return Promise.resolve()
     }
-    validateUpdate(update, { maxUpdateBytes: this.limits.maxUpdateBytes })
+    const decoded = validateUpdate(update, { maxUpdateBytes: this.limits.maxUpdateBytes })
+    if (pendingBytes(this.doc.ydoc) + update.byteLength > MAX_PENDING_BYTES && dependsOnMissing(decoded, this.doc.ydoc, this.written)) {
+      throw new ProtocolError('update depends on structs the server does not have, and too many such updates are pending')
+    }
+    recordWritten(decoded, this.written)
     return this.doc.submit(update, this).catch((err: Error) => {
       if (err instanceof StorageError) this.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
       throw err

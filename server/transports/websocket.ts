@@ -107,6 +107,7 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       conn.alive = true
       // Once closing, what the peer still sent is neither applied nor worth decoding.
       if (ws.readyState !== ws.OPEN) return
+      metrics.inc('ws_messages_total')
       if (!bucket.take()) {
         ctx.limits.rateLimited()
         return fail(CloseCode.tooManyRequests, new Error('message rate limit exceeded'))
