@@ -13,7 +13,7 @@ import { escapeHtml, page } from './html.js'
 import { defaultDoc, homeCsp, renderHome } from './home-page.js'
 import { readManifest, serveAsset } from './assets.js'
 import { encodeSegment } from './snippets.js'
-import { readinessProblems } from './status.js'
+import { readinessProblems } from '../http/health.js'
 import { adminRequired } from '../http/admin.js'
 import { authConfigured } from '../auth/authorize.js'
 
