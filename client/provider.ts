@@ -17,6 +17,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { ObservableV2 } from 'lib0/observable'
 import { closeAdvice, CloseCode } from '../shared/close-codes.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
+import { TierPolicy } from './tiers.js'
 import { endSession } from './transports/http.js'
 import { longPollTransport } from './transports/long-poll.js'
 import { ssePostTransport } from './transports/sse-post.js'
@@ -100,17 +101,12 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private _synced = false
   private live: Live | null = null
   private probe: Live | null = null
-  private readonly tiers: TransportName[]
+  private readonly tiers: TierPolicy
   private readonly backoff: Backoff
-  private readonly abandonedUntil = new Map<TransportName, number>()
-  private readonly probeDelay = new Map<TransportName, number>()
-  private readonly cuts = new Map<TransportName, number[]>()
-  /** Tiers that failed to open during the current connection attempt. */
-  private readonly failedThisRound = new Set<TransportName>()
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
   private probeTimer: ReturnType<typeof setTimeout> | null = null
   private readonly sessionId = randomId()
-  private readonly o: Required<Pick<WeftProviderOptions, 'openTimeoutMs' | 'cutWindowMs' | 'maxCuts' | 'probeAfterMs' | 'maxProbeAfterMs' | 'pollTimeoutS'>>
+  private readonly o: Required<Pick<WeftProviderOptions, 'openTimeoutMs' | 'pollTimeoutS'>>
   private readonly WebSocketImpl: typeof WebSocket | undefined
   private readonly fetchImpl: typeof fetch
   private readonly getToken: (() => string | Promise<string>) | undefined
@@ -124,15 +120,17 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
     this.doc = doc
     this.awareness = options.awareness ?? new awarenessProtocol.Awareness(doc)
     this.params = { ...options.params }
-    this.tiers = (options.transports ?? ['websocket', 'sse', 'poll']).filter(t => t in factories)
-    if (this.tiers.length === 0) throw new TypeError('WeftProvider: transports must name at least one of websocket, sse, poll')
-    this.backoff = new Backoff({ maxMs: options.maxBackoffTime ?? 10_000, ...options.backoff })
-    this.o = {
-      openTimeoutMs: options.openTimeoutMs ?? 10_000,
+    const tiers = (options.transports ?? ['websocket', 'sse', 'poll']).filter(t => t in factories)
+    if (tiers.length === 0) throw new TypeError('WeftProvider: transports must name at least one of websocket, sse, poll')
+    this.tiers = new TierPolicy(tiers, {
       cutWindowMs: options.cutWindowMs ?? 30_000,
       maxCuts: options.maxCuts ?? 3,
       probeAfterMs: options.probeAfterMs ?? 30_000,
-      maxProbeAfterMs: options.maxProbeAfterMs ?? 300_000,
+      maxProbeAfterMs: options.maxProbeAfterMs ?? 300_000
+    })
+    this.backoff = new Backoff({ maxMs: options.maxBackoffTime ?? 10_000, ...options.backoff })
+    this.o = {
+      openTimeoutMs: options.openTimeoutMs ?? 10_000,
       pollTimeoutS: Math.min(55, options.pollTimeoutS ?? 25)
     }
     // Read at construction so a page that disables WebSocket later is not surprised mid-way.
@@ -208,14 +206,9 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private async openNext (): Promise<void> {
     this.reconnectTimer = null
     if (!this.shouldConnect || this.destroyed || this.live != null) return
-    const now = Date.now()
-    const usable = this.tiers.filter(t => (this.abandonedUntil.get(t) ?? 0) <= now)
-    const name = (usable.length > 0 ? usable : [this.tiers[this.tiers.length - 1]!]).find(t => !this.failedThisRound.has(t))
-    if (name === undefined) {
-      // Every tier failed to open: the server or the network is down, not a tier. Retry all.
-      this.failedThisRound.clear()
-      return this.scheduleReconnect(false)
-    }
+    const name = this.tiers.next()
+    // Every tier failed to open: the server or the network is down, not a tier. Retry all later.
+    if (name === null) return this.scheduleReconnect(false)
     if (this.getToken !== undefined && this.params.token === undefined) await this.refreshToken()
     if (!this.shouldConnect || this.destroyed || this.live != null) return
     this.setStatus('connecting')
@@ -274,10 +267,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
     if (this.live !== live || live.opened) return
     live.opened = true
     if (live.openTimer != null) { clearTimeout(live.openTimer); live.openTimer = null }
-    // Tiers above this one that failed to open this round do not work on this network.
-    const index = this.tiers.indexOf(live.name)
-    for (const t of this.failedThisRound) if (this.tiers.indexOf(t) < index) this.abandon(t)
-    this.failedThisRound.clear()
+    this.tiers.opened(live.name)
     this.backoff.opened()
     const previous = this.transport
     this.transport = live.name
@@ -296,7 +286,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
       const advice = closeAdvice(event.code)
       if (advice === 'stop' || advice === 'refresh-token' || advice === 'reconnect-slowly') return this.follow(advice, event, live)
       // Failed to open: try the next tier now, no backoff (the network may block this one).
-      this.failedThisRound.add(live.name)
+      this.tiers.failedToOpen(live.name)
       return void this.openNext()
     }
     this.follow(closeAdvice(event.code), event, live)
@@ -320,26 +310,10 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
         return this.scheduleReconnect(false)
       case 'reconnect-slowly':
         return this.scheduleReconnect(true)
-      case 'reconnect': {
-        if (live.opened) {
-          const now = Date.now()
-          const recent = (this.cuts.get(live.name) ?? []).filter(t => now - t < this.o.cutWindowMs)
-          recent.push(now)
-          this.cuts.set(live.name, recent)
-          if (recent.length >= this.o.maxCuts && live.name !== this.tiers[this.tiers.length - 1]) {
-            this.cuts.delete(live.name)
-            this.abandon(live.name)
-          }
-        }
+      case 'reconnect':
+        if (live.opened) this.tiers.cut(live.name)
         return this.scheduleReconnect(false)
-      }
     }
-  }
-
-  private abandon (name: TransportName): void {
-    const delay = this.probeDelay.get(name) ?? this.o.probeAfterMs
-    this.abandonedUntil.set(name, Date.now() + delay)
-    this.probeDelay.set(name, Math.min(this.o.maxProbeAfterMs, delay * 2))
   }
 
   private scheduleReconnect (slow: boolean): void {
@@ -361,25 +335,23 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   /** Schedules a probe of the best abandoned tier above the current one. */
   private scheduleProbe (): void {
     if (this.probeTimer != null || this.live == null) return
-    const index = this.tiers.indexOf(this.live.name)
-    const above = this.tiers.slice(0, index)
-    if (above.length === 0) return
-    const when = Math.min(...above.map(t => this.abandonedUntil.get(t) ?? 0))
+    const next = this.tiers.nextProbe(this.live.name)
+    if (next == null) return
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null
       const live = this.live
       if (live == null || !live.opened || this.probe != null || !this.shouldConnect) return
-      const target = this.tiers.slice(0, this.tiers.indexOf(live.name)).find(t => (this.abandonedUntil.get(t) ?? 0) <= Date.now())
-      if (target === undefined) return this.scheduleProbe()
-      this.probe = this.start(target, true)
-    }, Math.max(0, when - Date.now()))
+      const again = this.tiers.nextProbe(live.name)
+      if (again == null) return
+      if (again.inMs > 0) return this.scheduleProbe()
+      this.probe = this.start(again.tier, true)
+    }, next.inMs)
   }
 
   private onProbeOpened (probe: Live): void {
     if (this.probe !== probe) return
     this.closeProbe()
-    this.abandonedUntil.delete(probe.name)
-    this.probeDelay.delete(probe.name)
+    this.tiers.restored(probe.name)
     const live = this.live
     if (live == null || !this.shouldConnect) return
     // Move up: close the current tier and open the probed one with a full handshake, which
@@ -394,7 +366,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private onProbeClosed (probe: Live): void {
     if (this.probe !== probe) return
     this.closeProbe()
-    this.abandon(probe.name)
+    this.tiers.abandon(probe.name)
     this.scheduleProbe()
   }
 
