@@ -24,7 +24,9 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
     try {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       const q = req.query
-      const timeoutS = parseTimeout(q.timeout)
+      let timeoutS = parseTimeout(q.timeout)
+      // A held poll ends when its token does (answered like a timeout; the next poll gets 401).
+      if (grant.expiresAt !== undefined) timeoutS = Math.min(timeoutS, Math.max(0, Math.floor(grant.expiresAt - Date.now() / 1000)))
       const sv = q.sv === undefined ? undefined : parseStateVector(q.sv)
       // A held poll counts as an observer of its address (maxObserversPerIp → 429).
       releases.push(ctx.limits.admitObserver(clientIp(req)))

@@ -10,6 +10,7 @@ import type { WeftContext } from '../context.js'
 import { decodeAwarenessUpdate } from '../../shared/awareness.js'
 import { base64ToBytes } from '../../shared/base64.js'
 import { validateUpdate } from '../docs/validate.js'
+import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes } from '../docs/dependencies.js'
 import type { DocPeer } from '../docs/broadcast.js'
 import { httpSessions } from '../transports/http-session.js'
 import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './doc-request.js'
@@ -47,7 +48,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       requireWrite(grant)
       const update = await body(req, res)
-      validateUpdate(update, { maxUpdateBytes: limit })
+      const decoded = validateUpdate(update, { maxUpdateBytes: limit })
       let peer: DocPeer | null = null
       let shared
       if (sessionId != null) {
@@ -61,6 +62,10 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
         const holder = {}
         shared = await ctx.registry.acquire(doc, holder)
         release = () => ctx.registry.release(doc, holder)
+      }
+      // Same bound as the WebSocket session (docs/dependencies.ts): no pile-up of pending structs.
+      if (pendingBytes(shared.ydoc) + update.byteLength > MAX_PENDING_BYTES && dependsOnMissing(decoded, shared.ydoc)) {
+        throw new HttpProblem(400, 'update depends on structs the server does not have, and too many such updates are pending')
       }
       await shared.submit(update, peer)
       ctx.metrics.inc('http_updates_total')
