@@ -104,6 +104,7 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private readonly tiers: TierPolicy
   private readonly backoff: Backoff
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private opening = false
   private probeTimer: ReturnType<typeof setTimeout> | null = null
   private readonly sessionId = randomId()
   private readonly o: Required<Pick<WeftProviderOptions, 'openTimeoutMs' | 'pollTimeoutS'>>
@@ -205,11 +206,15 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
 
   private async openNext (): Promise<void> {
     this.reconnectTimer = null
-    if (!this.shouldConnect || this.destroyed || this.live != null) return
+    // `opening`: a connect() during the token refresh below must not start a second transport.
+    if (!this.shouldConnect || this.destroyed || this.live != null || this.opening) return
     const name = this.tiers.next()
     // Every tier failed to open: the server or the network is down, not a tier. Retry all later.
     if (name === null) return this.scheduleReconnect(false)
-    if (this.getToken !== undefined && this.params.token === undefined) await this.refreshToken()
+    if (this.getToken !== undefined && this.params.token === undefined) {
+      this.opening = true
+      try { await this.refreshToken() } finally { this.opening = false }
+    }
     if (!this.shouldConnect || this.destroyed || this.live != null) return
     this.setStatus('connecting')
     this.live = this.start(name, false)
@@ -295,17 +300,9 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   private follow (advice: ReturnType<typeof closeAdvice>, event: { code: number, reason: string }, live: Live): void {
     switch (advice) {
       case 'stop':
-        this.shouldConnect = false
-        this.stopped = event
-        this.emit('connection-error', [event, this])
-        return
+        return this.stop(event)
       case 'refresh-token':
-        if (this.getToken === undefined) {
-          this.shouldConnect = false
-          this.stopped = event
-          this.emit('connection-error', [event, this])
-          return
-        }
+        if (this.getToken === undefined) return this.stop(event)
         delete this.params.token
         return this.scheduleReconnect(false)
       case 'reconnect-slowly':
@@ -314,6 +311,15 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
         if (live.opened) this.tiers.cut(live.name)
         return this.scheduleReconnect(false)
     }
+  }
+
+  /** A close code said stop (or a token is needed and nobody can give one). */
+  private stop (event: { code: number, reason: string }): void {
+    this.shouldConnect = false
+    this.stopped = event
+    this.clearTimers()
+    this.closeProbe()
+    this.emit('connection-error', [event, this])
   }
 
   private scheduleReconnect (slow: boolean): void {
