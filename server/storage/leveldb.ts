@@ -17,9 +17,32 @@ const updateKey = (doc: string, seq: number): string => `u${SEP}${doc}${SEP}${se
 const quarantineKey = (doc: string, seq: number): string => `q${SEP}${doc}${SEP}${seqKey(seq)}`
 const docRange = (doc: string): { gte: string, lt: string } => ({ gte: `u${SEP}${doc}${SEP}`, lt: `u${SEP}${doc}${END}` })
 
+type Put = { type: 'put', key: string, value: Uint8Array }
+
 export function leveldbStorage (location: string): Storage {
   const db = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
   let closing: Promise<void> | null = null
+
+  // Group commit across docs: every append issued in the same event-loop turn (each doc already
+  // groups its own) goes to LevelDB as ONE batch at setImmediate — one native call and one
+  // thread-pool hop instead of one per doc. Each append stays atomic (it is part of one atomic
+  // batch) and still resolves only once written. Bench (fanout 50×10, 1×): the per-doc batches
+  // were the largest single main-thread cost; see the commit message for before/after.
+  let queued: { ops: Put[], waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> } | null = null
+  function flushQueued (): void {
+    const q = queued!
+    queued = null
+    db.batch(q.ops).then(() => { for (const w of q.waiters) w.resolve() }, (err: Error) => { for (const w of q.waiters) w.reject(err) })
+  }
+  async function appendGrouped (ops: Put[]): Promise<void> {
+    if (queued === null) {
+      queued = { ops: [], waiters: [] }
+      setImmediate(flushQueued)
+    }
+    const q = queued
+    for (const op of ops) q.ops.push(op)
+    await new Promise<void>((resolve, reject) => q.waiters.push({ resolve, reject }))
+  }
 
   async function records (doc: string): Promise<UpdateRecord[]> {
     const out: UpdateRecord[] = []
@@ -38,7 +61,7 @@ export function leveldbStorage (location: string): Storage {
       return await records(doc)
     },
     async append (doc, recs) {
-      await db.batch(recs.map(r => ({ type: 'put' as const, key: updateKey(doc, r.seq), value: r.update })))
+      await appendGrouped(recs.map(r => ({ type: 'put' as const, key: updateKey(doc, r.seq), value: r.update })))
     },
     async replace (doc, upToSeq, update) {
       const ops: Array<{ type: 'del', key: string } | { type: 'put', key: string, value: Uint8Array }> = []
