@@ -28,7 +28,7 @@ async function getStatus (url: string, headers: Record<string, string> = {}): Pr
 }
 
 async function postStatus (url: string, body: Uint8Array, headers: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } })
+  const res = await fetch(url, { method: 'POST', body: Buffer.from(body), headers: { 'content-type': 'application/octet-stream', ...headers } })
   await res.arrayBuffer()
   return res.status
 }

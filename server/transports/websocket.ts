@@ -16,6 +16,7 @@ import { Session } from '../session.js'
 import { chooseProtocol } from '../auth/token.js'
 import { clientIp, LimitError, type Release } from '../limits/connections.js'
 import { TokenBucket } from '../limits/rate.js'
+import { TooManyDocsError } from '../docs/registry.js'
 
 interface Live { ws: WebSocket, alive: boolean, session: Session | null }
 
@@ -136,6 +137,8 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       sharedDoc = await registry.acquire(docName, holder)
     } catch (err) {
       registry.release(docName, holder)
+      // Too many docs in memory is a limit like the others (4429, counted), not a storage failure.
+      if (err instanceof TooManyDocsError) { metrics.inc('limit_refused_total{limit="docs"}'); return fail(CloseCode.tooManyRequests, err) }
       return fail(CloseCode.storageFailed, err as Error)
     }
     if (closed) { registry.release(docName, holder); return }
