@@ -1,0 +1,32 @@
+/** A storage wrapper that fails writes on demand, like a full disk (ENOSPC). Reads still work. */
+import type { Storage } from '../../server/storage/types.js'
+
+export interface FaultyStorage extends Storage {
+  /** While true, append() and replace() reject with an ENOSPC error. */
+  failWrites: boolean
+  failedWrites: number
+}
+
+export function faultyStorage (inner: Storage): FaultyStorage {
+  const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+  const s: FaultyStorage = {
+    kind: `faulty-${inner.kind}`,
+    failWrites: false,
+    failedWrites: 0,
+    open: () => inner.open(),
+    load: doc => inner.load(doc),
+    async append (doc, records) {
+      if (s.failWrites) { s.failedWrites++; throw enospc() }
+      return await inner.append(doc, records)
+    },
+    async replace (doc, upTo, update) {
+      if (s.failWrites) { s.failedWrites++; throw enospc() }
+      return await inner.replace(doc, upTo, update)
+    },
+    quarantine: (doc, seqs) => inner.quarantine(doc, seqs),
+    delete: doc => inner.delete(doc),
+    list: () => inner.list(),
+    close: () => inner.close()
+  }
+  return s
+}
