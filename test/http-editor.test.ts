@@ -256,6 +256,28 @@ describe('HTTP editor endpoints', { timeout: 90_000 }, () => {
     await waitFor(() => server.weft.context.registry.size === 0, 'the doc to unload once nobody holds it')
   })
 
+  it('a poll without aw= is not answered for awareness (no spinning while someone is present)', async () => {
+    await start()
+    const aw = new awarenessProtocol.Awareness(new Y.Doc())
+    aw.setLocalState({ user: 'present' })
+    expect((await post('/docs/quiet-aw/awareness', awarenessProtocol.encodeAwarenessUpdate(aw, [aw.clientID]), { 'x-weft-session': 'present-session' })).status).toBe(204)
+    const base = (await poll('quiet-aw', { timeout: '0' })).body
+    expect(base.awareness).toBeDefined()
+    expect((await poll('quiet-aw', { cursor: base.cursor, timeout: '1' })).status).toBe(204)
+    // With aw= it hears about the next change.
+    const pending = poll('quiet-aw', { cursor: base.cursor, aw: base.aw, timeout: '20' })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    aw.setLocalState({ user: 'moved' })
+    await post('/docs/quiet-aw/awareness', awarenessProtocol.encodeAwarenessUpdate(aw, [aw.clientID]), { 'x-weft-session': 'present-session' })
+    const got = await pending
+    expect(got.status).toBe(200)
+    const mirror = new awarenessProtocol.Awareness(new Y.Doc())
+    awarenessProtocol.applyAwarenessUpdate(mirror, base64ToBytes(got.body.awareness), 'test')
+    expect((mirror.getStates().get(aw.clientID) as any)?.user).toBe('moved')
+    aw.destroy()
+    mirror.destroy()
+  })
+
   it('answers pending polls on shutdown', async () => {
     await start()
     const base = (await poll('sd', { timeout: '0' })).body

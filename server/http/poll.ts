@@ -3,6 +3,8 @@
  * Without a usable cursor the answer is a `reset`: the state the client lacks (relative to its
  * state vector `sv`, base64, when given) plus the server's state vector and a fresh cursor.
  * HTTP-tier clients use `timeout=0` with `sv` as their state-vector handshake on every connect.
+ * Awareness: every reset carries the full awareness and an `aw` cursor; a client that passes `aw`
+ * back is answered for awareness changes too (without `aw` it only hears about updates).
  */
 import type { Router } from 'express'
 import * as Y from 'yjs'

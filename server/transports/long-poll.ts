@@ -41,7 +41,8 @@ interface Waiter {
   hub: DocPollHub
   session: HttpSession | null
   cursorSeq: number
-  aw: string
+  /** Awareness cursor; null: the client does not follow awareness (never answered for it). */
+  aw: string | null
   bucket: number
   done: boolean
   release: () => void
@@ -144,7 +145,10 @@ export class DocPollHub implements DocPeer {
   }
 
   /** Awareness changes after cursor `aw` made by anyone but `session`, or null for none. */
-  private awarenessSince (aw: string, session: HttpSession | null): Uint8Array | null {
+  private awarenessSince (aw: string | null, session: HttpSession | null): Uint8Array | null {
+    // Without `aw` the client does not follow awareness: answering it for awareness would make
+    // a naive poller spin whenever anyone is present.
+    if (aw == null) return null
     const [epoch, vText] = aw.split('.')
     const v = parseInt(vText ?? '', 36)
     const oldest = this.awLog.length > 0 ? this.awLog[0]!.v : this.awVersion + 1
@@ -207,7 +211,7 @@ export class PollHubs {
   poll (res: Response, p: PollRequest): void {
     const hub = this.hubFor(p.doc)
     const seq = parseCursor(p.doc.name, p.cursor)
-    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw ?? '', bucket: 0, done: false, release: p.release }
+    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw, bucket: 0, done: false, release: p.release }
     this.ctx.metrics.inc('polls_total')
     const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutS === 0, p.sv)
     if (now != null) return this.respond(w, 200, now)
