@@ -43,6 +43,12 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
         editor = session
       }
       await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req), editor })
+      // The stream owns this response for hours and never calls next(): drop the router's
+      // per-request closures so an idle observer holds only what its socket needs (~1 KB less each).
+      const loose = req as unknown as Record<string, unknown>
+      loose.next = undefined
+      loose.params = undefined
+      ;(res as unknown as Record<string, unknown>).locals = undefined
     } catch (err) {
       sendReadProblem(ctx, res, err, 'events')
     }
