@@ -80,7 +80,7 @@ export class Observer extends ObservableV2<ObserverEvents> {
       await readSse(this.fetchImpl, `${this.url}?${q.toString()}`, { signal: this.abort.signal, headers: this.cursor != null ? { 'last-event-id': this.cursor } : {} }, {
         open: () => { this.backoff.opened(); this.emit('status', [{ status: 'connected' }]) },
         message: m => this.onMessage(m)
-      })
+      }, { idleTimeoutMs: 45_000 })
     } catch (err) {
       if (err instanceof SseStatusError) code = closeCodeForStatus(err.status)
     }

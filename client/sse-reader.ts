@@ -7,7 +7,10 @@
 export interface SseMessage { event: string, data: string, id: string | null }
 
 export interface SseHandlers {
-  /** The response arrived with status 200 and a text/event-stream body. */
+  /**
+   * The first bytes of the stream arrived. Not merely the headers: a buffering proxy sends
+   * those and then holds the body, which must count as "this tier does not open here".
+   */
   open (): void
   message (m: SseMessage): void
 }
@@ -21,7 +24,7 @@ export class SseStatusError extends Error {
  * Reads the stream until it ends (resolves) or fails (rejects: `SseStatusError` for a bad
  * status or content type, the fetch error otherwise). Abort with `signal`.
  */
-export async function readSse (fetchImpl: typeof fetch, url: string, init: RequestInit, handlers: SseHandlers): Promise<void> {
+export async function readSse (fetchImpl: typeof fetch, url: string, init: RequestInit, handlers: SseHandlers, options: { idleTimeoutMs?: number } = {}): Promise<void> {
   const res = await fetchImpl(url, { cache: 'no-store', ...init, headers: { accept: 'text/event-stream', ...(init.headers as Record<string, string> | undefined) } })
   if (res.status !== 200) {
     await res.body?.cancel().catch(() => {})
@@ -33,8 +36,17 @@ export async function readSse (fetchImpl: typeof fetch, url: string, init: Reque
     // A proxy answered in place of the stream: treat as "this tier does not work here".
     throw new SseStatusError(502, `expected text/event-stream, got "${type}"`)
   }
-  handlers.open()
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  // The server writes a keepalive comment every 15 s: silence much longer than that is a dead
+  // connection (or a proxy holding the bytes), not a quiet doc.
+  let idle: ReturnType<typeof setTimeout> | null = null
+  const watch = (): void => {
+    if (options.idleTimeoutMs === undefined) return
+    if (idle != null) clearTimeout(idle)
+    idle = setTimeout(() => { void reader.cancel(new Error('event stream went silent')).catch(() => {}) }, options.idleTimeoutMs)
+  }
+  watch()
+  let opened = false
   let buffer = ''
   let event = ''
   let data: string[] = []
@@ -43,6 +55,8 @@ export async function readSse (fetchImpl: typeof fetch, url: string, init: Reque
     for (;;) {
       const { value, done } = await reader.read()
       if (done) return
+      watch()
+      if (!opened) { opened = true; handlers.open() }
       buffer += value
       let nl: number
       while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
@@ -66,6 +80,7 @@ export async function readSse (fetchImpl: typeof fetch, url: string, init: Reque
       }
     }
   } finally {
+    if (idle != null) clearTimeout(idle)
     reader.releaseLock()
   }
 }

@@ -110,6 +110,17 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     expect(proxy!.requests.get('/docs/poll-doc/poll') ?? 0).toBeGreaterThan(1)
   })
 
+  it('falls back to long polling behind a proxy that passes event-stream headers but holds the body', async () => {
+    await start()
+    const url = await behind({ upgrades: false, sse: true, bufferSse: true })
+    const s = stock('buffered')
+    await synced(s)
+    const w = weft(url, 'buffered', { openTimeoutMs: 1500 })
+    await waitFor(() => w.provider.transport === 'poll' && w.provider.synced, 'the provider to settle on long polling')
+    s.text.insert(0, 'down')
+    await waitFor(() => w.text.toString() === 'down', 'updates to arrive by poll')
+  })
+
   it('can be forced onto one tier, and two HTTP-only editors converge with each other', async () => {
     await start()
     const a = weft(server.url, 'forced', { transports: ['poll'] })

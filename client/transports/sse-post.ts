@@ -77,7 +77,7 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
           events.synced()
         },
         message: onMessage
-      })
+      }, { idleTimeoutMs: 45_000 })
       // The server (or a proxy) ended the stream: reconnect.
       end(opened ? CloseCode.goingAway : ABNORMAL_CLOSURE, 'stream ended')
     } catch (err) {

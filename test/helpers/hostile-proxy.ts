@@ -8,7 +8,12 @@ import { createServer, request, type IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 
-export interface ProxyMode { upgrades: boolean, sse: boolean }
+export interface ProxyMode {
+  upgrades: boolean
+  sse: boolean
+  /** Pass event-stream headers but hold their bodies (a buffering proxy). */
+  bufferSse?: boolean
+}
 
 export interface HostileProxy {
   url: string
@@ -33,6 +38,11 @@ export async function startProxy (targetPort: number, mode: ProxyMode): Promise<
         return
       }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+      if (proxy.mode.bufferSse === true && (upRes.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        res.flushHeaders()
+        upRes.resume() // read and drop: the bytes never reach the client
+        return
+      }
       upRes.pipe(res)
     })
     up.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy() })
