@@ -143,6 +143,12 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
     }
     if (closed) { registry.release(docName, holder); return }
 
+    // Frames sent to this socket in one tick leave in one writev: a stored batch of k updates
+    // reaches each peer as one syscall, not k. ws corks around each frame itself; our outer
+    // cork holds them until the tick ends. (ws has no public cork; `_socket` is its net.Socket.)
+    const socket = (ws as unknown as { _socket: Duplex })._socket
+    let corked = false
+    const uncork = (): void => { corked = false; socket.uncork() }
     const session = new Session(sharedDoc, {
       send (message) {
         if (ws.readyState !== ws.OPEN) return
@@ -150,6 +156,7 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
           metrics.inc('ws_slow_consumers_total')
           return close(CloseCode.tooSlow, CloseReason[CloseCode.tooSlow]!)
         }
+        if (!corked) { corked = true; socket.cork(); process.nextTick(uncork) }
         ws.send(message)
       },
       close
