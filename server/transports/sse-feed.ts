@@ -28,6 +28,7 @@ export class SseFeed {
   private contentOwed = false
   private trailing: NodeJS.Timeout | null = null
   private snapshot: { seq: number, data: string } | null = null
+  private content: { seq: number, bytes: Buffer } | null = null
   private readonly memoKey: string
 
   constructor (
@@ -80,7 +81,10 @@ export class SseFeed {
    * exactly the stored records up to `doc.seq`, so the id and the content agree.
    */
   contentEvent (): Buffer {
-    return sseEvent('update', formatCursor(this.doc.name, this.doc.seq), updateData(EMPTY_UPDATE, this.view()))
+    // Cached per seq: a crowd of JSON clients resuming at once renders the view once.
+    const seq = this.doc.seq
+    if (this.content?.seq !== seq) this.content = { seq, bytes: sseEvent('update', formatCursor(this.doc.name, seq), updateData(EMPTY_UPDATE, this.view())) }
+    return this.content.bytes
   }
 
   /** A stored record replayed to a resuming client (no content: `contentEvent()` follows). */
@@ -100,6 +104,7 @@ export class SseFeed {
     if (this.trailing !== null) clearTimeout(this.trailing)
     this.trailing = null
     this.snapshot = null
+    this.content = null
     this.members.clear()
   }
 }
