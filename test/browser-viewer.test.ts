@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
 import * as Y from 'yjs'
 import type { Browser, Page } from 'playwright-core'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { memoryStorage } from '../server/storage/memory.js'
+import { leveldbStorage } from '../server/storage/leveldb.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const haveBrowser = existsSync(CHROMIUM)
@@ -117,5 +118,40 @@ run('viewer page in Chromium', () => {
     expect(await page.locator('pre.json').textContent()).toContain('</pre><script>window.__pwned = 6</script>')
     expect(errors).toEqual([])
     await page.close()
+  })
+
+  it('reconnects by itself after a server restart and resumes from its cursor', async () => {
+    const dir = tempDir()
+    let s1: TestServer | null = await startServer({ storage: leveldbStorage(dir.path), sseRetryMs: 200 })
+    let s2: TestServer | null = null
+    try {
+      const h1 = await s1.weft.openDoc('restart')
+      h1.doc.getText('text').insert(0, 'before the restart')
+      await h1.stored()
+      await h1.release()
+      const page = await browser.newPage()
+      await page.goto(`${s1.url}/view/restart`)
+      await page.getByText('before the restart').waitFor({ timeout: 15_000 })
+      await page.locator('#status[data-status="connected"]').waitFor({ timeout: 15_000 })
+      const port = s1.port
+      await s1.close()
+      s1 = null
+      await page.locator('#status:not([data-status="connected"])').waitFor({ timeout: 15_000 })
+      s2 = await startServer({ storage: leveldbStorage(dir.path), sseRetryMs: 200 }, port)
+      const h2 = await s2.weft.openDoc('restart')
+      h2.doc.getText('text').insert(0, 'after, ')
+      await h2.stored()
+      await page.getByText('after, before the restart').waitFor({ timeout: 20_000 })
+      await page.locator('#status[data-status="connected"]').waitFor({ timeout: 15_000 })
+      // It came back with its cursor (Last-Event-ID or ?cursor=), not as a stranger.
+      expect(s2.weft.context.metrics.get('sse_resumes_total')).toBeGreaterThanOrEqual(1)
+      expect(s2.weft.context.metrics.get('sse_resets_total')).toBe(0)
+      await h2.release()
+      await page.close()
+    } finally {
+      await s1?.close()
+      await s2?.close()
+      dir.remove()
+    }
   })
 })
