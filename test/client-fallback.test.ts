@@ -110,6 +110,17 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     expect(proxy!.requests.get('/docs/poll-doc/poll') ?? 0).toBeGreaterThan(1)
   })
 
+  it('falls back to SSE behind a proxy that completes WebSocket upgrades and then drops every frame', async () => {
+    await start()
+    const url = await behind({ upgrades: true, sse: true, blackholeWebSocket: true })
+    const s = stock('blackhole')
+    await synced(s)
+    const w = weft(url, 'blackhole', { openTimeoutMs: 1500 })
+    await waitFor(() => w.provider.transport === 'sse' && w.provider.synced, 'the provider to settle on SSE')
+    w.text.insert(0, 'up')
+    await waitFor(() => s.text.toString() === 'up', 'edits to flow')
+  })
+
   it('falls back to long polling behind a proxy that passes event-stream headers but holds the body', async () => {
     await start()
     const url = await behind({ upgrades: false, sse: true, bufferSse: true })

@@ -43,15 +43,20 @@ export function websocketTransport (ctx: TransportContext, events: TransportEven
     }
   }
 
+  // The tier counts as open on the server's first message, not on the 101: a proxy that
+  // completes the upgrade and then drops frames must send us to the next tier, not leave us
+  // "connected" and never synced.
+  let heard = false
   ws.onopen = () => {
     if (ended) return
     opened = true
-    events.open()
     send(encodeSyncStep1(Y.encodeStateVector(ctx.doc)))
     if (ctx.awareness.getLocalState() !== null && !ctx.probe) sendLocalAwareness()
   }
   ws.onmessage = (e: MessageEvent) => {
     if (ended) return
+    if (!heard) { heard = true; events.open() }
+    if (ended) return // a probe is closed as soon as it opens
     let message
     try {
       message = decodeMessage(new Uint8Array(e.data as ArrayBuffer))

@@ -6,6 +6,7 @@
  */
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import { createHash } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 
 export interface ProxyMode {
@@ -13,6 +14,8 @@ export interface ProxyMode {
   sse: boolean
   /** Pass event-stream headers but hold their bodies (a buffering proxy). */
   bufferSse?: boolean
+  /** Complete WebSocket upgrades itself, then never pass a frame (a broken middlebox). */
+  blackholeWebSocket?: boolean
 }
 
 export interface HostileProxy {
@@ -51,6 +54,14 @@ export async function startProxy (targetPort: number, mode: ProxyMode): Promise<
   })
   server.on('connection', s => { sockets.add(s); s.once('close', () => sockets.delete(s)) })
   server.on('upgrade', (req, socket, head) => {
+    if (proxy.mode.blackholeWebSocket === true) {
+      const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)
+      socket.on('data', () => {}) // swallow everything
+      sockets.add(socket as Socket)
+      socket.once('close', () => sockets.delete(socket as Socket))
+      return
+    }
     if (!proxy.mode.upgrades) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
