@@ -183,6 +183,9 @@ describe('SSE observers', () => {
     expect(await send('GET', '/docs/ro/events', update)).toBe(200)
     expect(await send('POST', '/docs/ro/events', update)).toBe(404)
     expect(await send('PUT', '/docs/ro/events', update)).toBe(404)
+    const head = await fetch(`${s.url}/docs/ro/events`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/)
     expect(await send('GET', '/docs/ro/events?update=' + update.toString('base64'), update, { 'Last-Event-ID': update.toString('base64') })).toBe(200)
     // Garbage written on an open stream's socket after its request.
     const c = await sse(`${s.url}/docs/ro/events`)

@@ -27,6 +27,11 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       if (view !== undefined && view !== 'json' && view !== '') throw new BadRequest('view must be "json" (or absent)')
       const pinned = view === 'json' || types !== undefined ? parseTypes(types) : null
       const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
+      if (req.method === 'HEAD') {
+        // Express answers HEAD with the GET route; a stream's body goes straight to the socket, so stop here.
+        res.status(200).set({ ...corsHeaders(ctx, req), 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' }).end()
+        return
+      }
       const header = req.headers['last-event-id']
       const cursor = (typeof header === 'string' && header !== '') ? header : queryParam(req, 'cursor')
       // Streams per client address are bounded (429 beyond); the slot is freed when the stream ends.
