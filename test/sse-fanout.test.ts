@@ -97,4 +97,20 @@ describe('SSE fan-out', () => {
     await waitFor(() => resumed.text() === text.toString(), 'the cut observer to converge after resuming', 20_000)
     expect(healthy.resets + resumed.resets).toBeLessThanOrEqual(1)
   })
+
+  it('opening and closing 500 streams leaves nothing behind', async () => {
+    const s = await server({ unloadAfterMs: 60_000 })
+    const gauge = async (name: string): Promise<number> => Number(new RegExp(`weft_${name} (\\d+)`).exec(await (await fetch(`${s.url}/metrics`)).text())?.[1])
+    for (let round = 0; round < 10; round++) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, i) => sseMirror(`${s.url}/docs/churn/events${i % 2 === 0 ? '?view=json' : ''}`)))
+      await Promise.all(batch.map(m => mirrorReady(m)))
+      for (const m of batch) m.close()
+    }
+    await waitFor(async () => await gauge('sse_observers') === 0, 'every stream to be gone')
+    expect(await gauge('sse_feeds')).toBe(0)
+    expect(s.weft.context.registry.get('churn')!.peers.size).toBe(0)
+    expect(s.weft.context.registry.holders('churn')).toBe(0)
+    expect(s.weft.context.limits.stats().observers).toBe(0)
+    expect(s.weft.context.metrics.get('sse_observers_total')).toBe(500)
+  })
 })

@@ -244,6 +244,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
   }
 
   metrics.gauge('sse_observers', () => live.size)
+  metrics.gauge('sse_feeds', () => feeds.size)
 
   const transport: SseTransport = {
     async open (req, res, r) { await open(req, res, r) },
