@@ -138,6 +138,7 @@ async function connectObservers (port: number, n: number, onData: (o: Observer, 
 }
 
 async function runLevel (port: number, child: ChildProcess, n: number, seconds: number): Promise<Record<string, number>> {
+  const loadAtStart = os.loadavg()[0]!
   const floor = await ask<{ usPerWrite: number }>(child, 'floor')
   // Memory before the observers (doc loaded by the writer, warmed up).
   const before = await ask<{ heapUsed: number, external: number }>(child, 'mem')
@@ -191,6 +192,7 @@ async function runLevel (port: number, child: ChildProcess, n: number, seconds: 
   const expected = edits * n
   return {
     observers: n,
+    loadAverage1mAtStart: +loadAtStart.toFixed(2),
     edits,
     deliveries: latencies.length,
     missed: expected - latencies.length,
