@@ -80,7 +80,11 @@ export function missingFor (doc: Y.Doc, serverStateVector: Uint8Array): Uint8Arr
  */
 export async function handshake (ctx: TransportContext, signal: AbortSignal): Promise<{ answer: PollAnswer, serverSv: Uint8Array }> {
   const sv = bytesToBase64(Y.encodeStateVector(ctx.doc))
-  const res = await request(ctx, docUrl(ctx, 'poll', { timeout: '0', sv }), { signal })
+  // A state vector grows with every client that ever edited the doc; past a few KB the URL
+  // would hit proxy and server limits (often 8 KB). Then ask for the full state instead:
+  // more bytes down, applied idempotently, same result.
+  const query: Record<string, string> = sv.length <= 4096 ? { timeout: '0', sv } : { timeout: '0' }
+  const res = await request(ctx, docUrl(ctx, 'poll', query), { signal })
   const answer = await res.json() as PollAnswer
   const serverSv = applyAnswer(ctx, answer) ?? new Uint8Array([0])
   return { answer, serverSv }
