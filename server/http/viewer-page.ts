@@ -35,6 +35,7 @@ main { max-width: 860px; margin: 28px auto 60px; padding: 0 20px; }
 .rich pre code { background: none; padding: 0; }
 .rich .unknown { outline: 1px dashed #d4d6dd; outline-offset: 2px; border-radius: 3px; }
 .rich li > p { margin: .2em 0; }
+.rich blockquote > p { margin: .5em 0; }
 .rich hr { border: 0; border-top: 1px solid var(--line); margin: 1.6em 0; }
 .rich table { border-collapse: collapse; } .rich td, .rich th { border: 1px solid var(--line); padding: 4px 8px; }
 pre.plain, pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13.5px; line-height: 1.6; }
@@ -91,7 +92,10 @@ const script = String.raw`
       es.addEventListener(type, function (e) {
         lastId = e.lastEventId || lastId;
         var data = JSON.parse(e.data);
-        if (data.content) { render(data.content, data.types || {}); lastChange = Date.now(); tick(); }
+        if (data.content) render(data.content, data.types || {});
+        // A snapshot is how the doc was when we came, not a change.
+        if (type === 'update') lastChange = Date.now();
+        tick();
       });
     });
     es.addEventListener('awareness', function (e) {
