@@ -36,6 +36,8 @@ Access control (off by default: every client may read and write every doc):
                                                                 WEFT_AUTH_JWKS
   --allowed-origins <a,b> browser origins allowed (Origin header); others get 403
                                                                 WEFT_ALLOWED_ORIGINS [any]
+  --cors-origins <a,b>  pages that may read SSE streams and snapshots cross-origin
+                        ("*" = any page, without credentials)   WEFT_CORS_ORIGINS [none]
   Token claims: docs (name, glob "team-a/*" or list), access ("read"|"write"), exp, sub.
   Clients send it as ?token=, Authorization: Bearer, a weft_token cookie or a
   Sec-WebSocket-Protocol entry.
@@ -64,6 +66,7 @@ interface Flags {
   authSecret?: string
   authJwks?: string
   allowedOrigins?: string[]
+  corsOrigins?: string[]
   limits: Record<string, number>
   ui: boolean
   adminToken?: string
@@ -96,6 +99,7 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
       'auth-secret': { type: 'string' },
       'auth-jwks': { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'cors-origins': { type: 'string' },
       'no-ui': { type: 'boolean' },
       'admin-token': { type: 'string' },
       ...Object.fromEntries(Object.keys(limitFlags).map(f => [f, { type: 'string' as const }])),
@@ -119,10 +123,12 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
   }
   if (limits.maxMessagesPerSecond !== undefined) limits.messageBurst = limits.maxMessagesPerSecond * 3
   const origins = values['allowed-origins'] ?? env.WEFT_ALLOWED_ORIGINS
+  const cors = values['cors-origins'] ?? env.WEFT_CORS_ORIGINS
   return {
     authSecret: values['auth-secret'] ?? env.WEFT_AUTH_SECRET,
     authJwks: values['auth-jwks'] ?? env.WEFT_AUTH_JWKS,
     allowedOrigins: origins === undefined ? undefined : origins.split(',').map(o => o.trim()).filter(o => o !== ''),
+    corsOrigins: cors === undefined ? undefined : cors.split(',').map(o => o.trim()).filter(o => o !== ''),
     limits,
     ui: values['no-ui'] !== true && env.WEFT_UI !== '0' && env.WEFT_UI !== 'false',
     adminToken: values['admin-token'] ?? env.WEFT_ADMIN_TOKEN,
@@ -158,7 +164,7 @@ async function main (): Promise<void> {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
       ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
       : undefined
-    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, ...flags.limits, ui: flags.ui, adminToken: flags.adminToken })
+    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, corsOrigins: flags.corsOrigins, ...flags.limits, ui: flags.ui, adminToken: flags.adminToken })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
