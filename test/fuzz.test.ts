@@ -333,6 +333,31 @@ describe('fuzz: hostile frames over many connections', () => {
     expect(res.status).toBe(200)
   }, 150_000)
 
+  it('a stale echo of a departed peer\'s presence does not claim its id: the peer can come back', async () => {
+    const watcher = stockClient(server.wsUrl, 'echo-claim')
+    try {
+      await synced(watcher)
+      const a = await rawPeer(`${server.wsUrl}/echo-claim`)
+      a.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 5, json: '{"user":"a"}' }])))
+      await waitFor(() => watcher.provider.awareness.getStates().get(777)?.user === 'a', 'a to be seen')
+      a.ws.terminate()
+      await waitFor(() => !watcher.provider.awareness.getStates().has(777), 'a to be removed')
+      // B replays a's last state (what a stock provider's echo looks like when it arrives late).
+      const b = await rawPeer(`${server.wsUrl}/echo-claim`)
+      b.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 5, json: '{"user":"a"}' }])))
+      // a reconnects with the same client id and a newer clock: it must be accepted.
+      const a2 = await rawPeer(`${server.wsUrl}/echo-claim`)
+      a2.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 9, json: '{"user":"a again"}' }])))
+      await waitFor(() => watcher.provider.awareness.getStates().get(777)?.user === 'a again', 'a to be back')
+      b.ws.terminate()
+      await sleep(100)
+      expect(watcher.provider.awareness.getStates().get(777)?.user).toBe('a again')
+      a2.ws.terminate()
+    } finally {
+      watcher.destroy()
+    }
+  })
+
   it('refuses awareness spoofing: nobody can set or remove another connection\'s presence', async () => {
     const a = stockClient(server.wsUrl, 'spoof')
     const b = stockClient(server.wsUrl, 'spoof')

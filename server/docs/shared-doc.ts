@@ -250,6 +250,11 @@ export class SharedDoc {
       const owner = this.awarenessOwners.get(e.clientID)
       if (owner !== undefined && owner !== peer) { refused.push(e.clientID); continue }
       if (owner === undefined && e.json === 'null') continue // removing a state nobody holds: nothing to do
+      // A stale state for an id nobody holds: y-protocols would ignore it, and it must not make
+      // the sender the owner. (The stock provider echoes every awareness change it hears; an
+      // echo of a peer's last state arriving after that peer left would otherwise claim its id,
+      // and the peer, reconnecting with the same client id, would be refused until the echoer left.)
+      if (owner === undefined && e.clock <= (this.awareness.meta.get(e.clientID)?.clock ?? -1)) continue
       this.awarenessOwners.set(e.clientID, peer)
       allowed.push(e)
     }
