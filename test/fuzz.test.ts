@@ -333,6 +333,27 @@ describe('fuzz: hostile frames over many connections', () => {
     expect(res.status).toBe(200)
   }, 150_000)
 
+  it('frames queued behind a bad one while the doc loads are not applied', async () => {
+    const inner = memoryStorage()
+    // Loading takes a while, so everything below arrives while the doc loads and is queued.
+    const slow = { ...inner, load: async (doc: string) => { await sleep(300); return await inner.load(doc) } }
+    const s = await startServer({ storage: slow })
+    try {
+      const peer = await rawPeer(`${s.wsUrl}/cold`)
+      const d = new Y.Doc()
+      d.getText('text').insert(0, 'after the bad frame')
+      peer.send(new Uint8Array([0, 2, 0x80])) // truncated varint: 4400
+      peer.send(encodeSyncUpdate(Y.encodeStateAsUpdate(d)))
+      expect((await peer.closed).code).toBe(4400)
+      const h = await s.weft.openDoc('cold')
+      expect(h.doc.getText('text').toString()).toBe('')
+      expect(await inner.load('cold')).toEqual([])
+      await h.release()
+    } finally {
+      await s.close()
+    }
+  })
+
   it('a stale echo of a departed peer\'s presence does not claim its id: the peer can come back', async () => {
     const watcher = stockClient(server.wsUrl, 'echo-claim')
     try {

@@ -26,8 +26,9 @@ export const isEmptyUpdate = (update: Uint8Array): boolean =>
  * Decodes the whole update (structs and delete set) without applying it. Yjs' decoder reads
  * every declared length against the buffer, so a crafted length ends in an exception, not an
  * allocation; we add the size cap and reject anything that does not decode to the end.
+ * Returns the decoded structs (callers check dependencies with them, docs/dependencies.ts).
  */
-export function validateUpdate (update: Uint8Array, limits: UpdateLimits): void {
+export function validateUpdate (update: Uint8Array, limits: UpdateLimits): ReturnType<typeof Y.decodeUpdate> {
   if (update.byteLength > limits.maxUpdateBytes) {
     throw new ProtocolError(`update of ${update.byteLength} bytes exceeds the limit of ${limits.maxUpdateBytes}`)
   }
@@ -44,6 +45,7 @@ export function validateUpdate (update: Uint8Array, limits: UpdateLimits): void 
     for (const struct of decoded.structs) {
       if (!Number.isSafeInteger(struct.id.clock) || struct.length < 0) throw new Error('bad struct')
     }
+    return decoded
   } catch (err) {
     throw new ProtocolError(`invalid Yjs update: ${(err as Error).message}`)
   }

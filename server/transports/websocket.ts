@@ -164,7 +164,8 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
     conn.session = session
     session.start()
     for (const data of queue.splice(0)) {
-      if (closed) break
+      // After a bad queued message the socket is closing: what was queued behind it is not applied.
+      if (closed || ws.readyState !== ws.OPEN) break
       handle(data)
     }
   }
