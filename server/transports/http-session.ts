@@ -45,8 +45,6 @@ export class HttpSession implements DocPeer {
   private holds = 0
   private idleTimer: NodeJS.Timeout | null = null
   closed = false
-  /** Set by the doc (e.g. 4500 after a storage failure); the next request learns of it. */
-  closedWith: { code: number, reason: string } | null = null
 
   constructor (
     readonly id: string,
@@ -91,9 +89,9 @@ export class HttpSession implements DocPeer {
   deliverUpdate (_b: UpdateBroadcast): void {}
   deliverAwareness (_b: AwarenessBroadcast): void {}
 
-  close (code: number, reason: string): void {
-    this.closedWith = { code, reason }
-  }
+  // The doc ends its writers on a storage failure (4500). An HTTP editor has nothing open to
+  // close: its next POST is answered 503 while storage still fails, and it reconnects.
+  close (_code: number, _reason: string): void {}
 
   dispose (): void {
     if (this.closed) return
