@@ -355,27 +355,33 @@ describe('fuzz: hostile frames over many connections', () => {
   })
 
   it('a stale echo of a departed peer\'s presence does not claim its id: the peer can come back', async () => {
-    const watcher = stockClient(server.wsUrl, 'echo-claim')
+    const warnings: string[] = []
+    const logger = { debug () {}, info () {}, error () {}, warn (...a: unknown[]) { warnings.push(a.map(x => typeof x === 'string' ? x : '').join(' ')) } }
+    const s = await startServer({ storage: memoryStorage(), logger })
+    const watcher = stockClient(s.wsUrl, 'echo-claim')
     try {
       await synced(watcher)
-      const a = await rawPeer(`${server.wsUrl}/echo-claim`)
+      const a = await rawPeer(`${s.wsUrl}/echo-claim`)
       a.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 5, json: '{"user":"a"}' }])))
       await waitFor(() => watcher.provider.awareness.getStates().get(777)?.user === 'a', 'a to be seen')
       a.ws.terminate()
       await waitFor(() => !watcher.provider.awareness.getStates().has(777), 'a to be removed')
       // B replays a's last state (what a stock provider's echo looks like when it arrives late).
-      const b = await rawPeer(`${server.wsUrl}/echo-claim`)
+      const b = await rawPeer(`${s.wsUrl}/echo-claim`)
       b.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 5, json: '{"user":"a"}' }])))
       // a reconnects with the same client id and a newer clock: it must be accepted.
-      const a2 = await rawPeer(`${server.wsUrl}/echo-claim`)
+      const a2 = await rawPeer(`${s.wsUrl}/echo-claim`)
       a2.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 777, clock: 9, json: '{"user":"a again"}' }])))
       await waitFor(() => watcher.provider.awareness.getStates().get(777)?.user === 'a again', 'a to be back')
+      // The watcher (a stock provider) echoed every change it heard; none of that counted as spoofing.
+      expect(warnings.filter(w => w.includes('refused awareness'))).toEqual([])
       b.ws.terminate()
       await sleep(100)
       expect(watcher.provider.awareness.getStates().get(777)?.user).toBe('a again')
       a2.ws.terminate()
     } finally {
       watcher.destroy()
+      await s.close()
     }
   })
 

@@ -83,6 +83,20 @@ export class SharedDoc {
    */
   static async load (name: string, opts: DocOptions): Promise<SharedDoc> {
     const records = await opts.storage.load(name)
+    // Fast path: every record was validated before it was stored, so apply them all at once and
+    // decode each one separately only when an apply throws (then start over on a fresh doc, so a
+    // half-applied record leaves nothing behind). Decoding every record first cost about a third
+    // of the Yjs work of a cold load (bench coldload, automerge-paper: decode 11-43 ms, apply 36-71).
+    const fast = new SharedDoc(name, opts, records)
+    try {
+      Y.transact(fast.ydoc, () => { for (const r of records) Y.applyUpdate(fast.ydoc, r.update) }, null)
+      fast.ydoc.on('update', fast.onYUpdate)
+      return fast
+    } catch {
+      // Not destroy(): that would compact (store) the half-applied state.
+      fast.awareness.destroy()
+      fast.ydoc.destroy()
+    }
     const good: UpdateRecord[] = []
     const bad: number[] = []
     for (const r of records) {
@@ -247,14 +261,17 @@ export class SharedDoc {
     const allowed: AwarenessEntry[] = []
     const refused: number[] = []
     for (const e of entries) {
+      // Stale entries (not newer than what the server has; y-protocols' own rule) change nothing:
+      // skip them before any ownership check. The stock provider echoes every awareness change
+      // it hears back to the server, so in a room of n such clients each change comes back n-1
+      // times: those echoes are neither spoofing attempts (no warning) nor claims. A late echo
+      // of a departed peer's last state would otherwise make the echoer the owner of its id,
+      // and the peer, reconnecting with the same client id, would be refused.
+      const meta = this.awareness.meta.get(e.clientID)
+      if (meta !== undefined && !(meta.clock < e.clock || (meta.clock === e.clock && e.json === 'null' && this.awareness.getStates().has(e.clientID)))) continue
       const owner = this.awarenessOwners.get(e.clientID)
       if (owner !== undefined && owner !== peer) { refused.push(e.clientID); continue }
       if (owner === undefined && e.json === 'null') continue // removing a state nobody holds: nothing to do
-      // A stale state for an id nobody holds: y-protocols would ignore it, and it must not make
-      // the sender the owner. (The stock provider echoes every awareness change it hears; an
-      // echo of a peer's last state arriving after that peer left would otherwise claim its id,
-      // and the peer, reconnecting with the same client id, would be refused until the echoer left.)
-      if (owner === undefined && e.clock <= (this.awareness.meta.get(e.clientID)?.clock ?? -1)) continue
       this.awarenessOwners.set(e.clientID, peer)
       allowed.push(e)
     }
