@@ -50,6 +50,8 @@ Limits (exceeding one answers HTTP 429 or closes with 4429):
   --max-messages-per-second <n>  per connection (burst 3×)       WEFT_MAX_MESSAGES_PER_SECOND [100]
   --max-message-bytes <n>        largest message (1009 beyond)   WEFT_MAX_MESSAGE_BYTES [16777216]
   --max-docs <n>                 docs in memory at once          WEFT_MAX_DOCS [10000]
+  --max-http-sessions <n>        HTTP-only editors (SSE/poll)    WEFT_MAX_HTTP_SESSIONS [10000]
+  --http-session-idle-ms <n>     an idle HTTP editor leaves      WEFT_HTTP_SESSION_IDLE_MS [30000]
   -h, --help            show this help
   -v, --version         print the version
 
@@ -80,7 +82,9 @@ const limitFlags = {
   'max-observers-per-ip': 'maxObserversPerIp',
   'max-messages-per-second': 'maxMessagesPerSecond',
   'max-message-bytes': 'maxMessageBytes',
-  'max-docs': 'maxDocs'
+  'max-docs': 'maxDocs',
+  'max-http-sessions': 'maxHttpSessions',
+  'http-session-idle-ms': 'httpSessionIdleMs'
 } as const
 
 class UsageError extends Error {}
