@@ -36,14 +36,15 @@ export class RawClient {
     this.ws = new WebSocket(opts.url, { perMessageDeflate: false, localAddress: opts.localAddress, skipUTF8Validation: true, handshakeTimeout: 60_000 })
     this.ready = new Promise((resolve, reject) => {
       this.ws.on('open', () => {
+        // A relay has no sync protocol: saying hello would only be forwarded to the whole room.
+        if (opts.syncOnOpen === true) { this.synced = true; this.syncedAt = performance.now(); resolve(); return }
         for (const m of opts.framing.hello()) this.ws.send(m)
         this.ws.send(opts.step1 ?? opts.framing.step1())
-        if (opts.syncOnOpen === true) { this.synced = true; this.syncedAt = performance.now(); resolve() }
       })
       this.ws.on('message', (data: Buffer) => {
         const o = this.offset
         const type = data[o]
-        if ((type === SYNC || type === SYNC_REPLY) && data[o + 1] === STEP1) {
+        if ((type === SYNC || type === SYNC_REPLY) && data[o + 1] === STEP1 && opts.syncOnOpen !== true) {
           this.ws.send(opts.framing.step2())
           return
         }
