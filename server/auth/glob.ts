@@ -3,34 +3,53 @@
  * of characters except `/` and `**` matches anything (slashes included). So `team-a/*` grants
  * `team-a/notes` but not `team-a/x/y` (use `team-a/**` for that), and `*` alone grants only
  * top-level docs. Nothing else is special: `?`, `[`, `.` match themselves.
+ *
+ * Matched by dynamic programming over (pattern, name) positions rather than a RegExp: a regex
+ * of many `[^/]*` runs backtracks exponentially on a near-miss, and a token issuer's pattern
+ * should not be able to stall the server. Cost is O(pattern × name), both length-capped.
  */
 
-const cache = new Map<string, RegExp>()
-const MAX_CACHED = 1024
+/** Longest pattern considered; longer ones never match (doc names are capped at 512 by default). */
+export const MAX_PATTERN_LENGTH = 1024
 
-function compile (pattern: string): RegExp {
-  let re = cache.get(pattern)
-  if (re !== undefined) return re
-  let src = ''
+type Token = { kind: 'char', ch: string } | { kind: 'star' } | { kind: 'globstar' }
+
+function tokenize (pattern: string): Token[] {
+  const out: Token[] = []
   for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!
-    if (ch === '*') {
-      if (pattern[i + 1] === '*') { src += '.*'; i++ } else src += '[^/]*'
-    } else {
-      src += ch.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')
-    }
+    if (pattern[i] !== '*') { out.push({ kind: 'char', ch: pattern[i]! }); continue }
+    let run = 1
+    while (pattern[i + 1] === '*') { run++; i++ }
+    // `**` (or longer runs) crosses slashes; consecutive stars add nothing beyond that.
+    out.push({ kind: run >= 2 ? 'globstar' : 'star' })
   }
-  // Doc names cannot contain control characters, so `s` (dotAll) changes nothing; the anchors matter.
-  re = new RegExp(`^${src}$`, 's')
-  if (cache.size >= MAX_CACHED) cache.clear() // tokens carry few patterns; never grow without bound
-  cache.set(pattern, re)
-  return re
+  return out
 }
 
 /** True when `doc` is granted by `pattern` (exact name or glob). */
 export function docMatches (pattern: string, doc: string): boolean {
   if (!pattern.includes('*')) return pattern === doc
-  return compile(pattern).test(doc)
+  if (pattern.length > MAX_PATTERN_LENGTH) return false
+  const tokens = tokenize(pattern)
+  // reach[j]: the first i tokens can match doc[0, j).
+  let reach = new Uint8Array(doc.length + 1)
+  reach[0] = 1
+  for (const t of tokens) {
+    const next = new Uint8Array(doc.length + 1)
+    if (t.kind === 'char') {
+      for (let j = 0; j < doc.length; j++) if (reach[j] === 1 && doc[j] === t.ch) next[j + 1] = 1
+    } else {
+      // A star extends a match over any run of characters (not `/` for a single star).
+      let on = false
+      for (let j = 0; j <= doc.length; j++) {
+        if (reach[j] === 1) on = true
+        if (on) next[j] = 1
+        if (j < doc.length && t.kind === 'star' && doc[j] === '/') on = false
+      }
+    }
+    reach = next
+  }
+  return reach[doc.length] === 1
 }
 
 /** True when any of the patterns grants `doc`. */
