@@ -25,7 +25,7 @@ describe('doc patterns', () => {
   })
 
   it('checks claims: missing or malformed docs/access are 401, another doc is 403', () => {
-    const status = (claims: Record<string, unknown>, doc = "d"): number | "ok" => {
+    const status = (claims: Record<string, unknown>, doc = 'd'): number | 'ok' => {
       try { grantFor(claims, doc); return 'ok' } catch (err) { return (err as AuthError).status }
     }
     expect(status({ docs: 'd', access: 'read' })).toBe('ok')
