@@ -142,6 +142,9 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
     this.wsBase = wsBase((options.wsUrl ?? this.serverUrl).replace(/\/+$/, ''))
     doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
+    // In a browser, a closing tab says goodbye (as y-websocket does) instead of lingering in
+    // everyone's presence list until the server notices.
+    ;(globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.('pagehide', this.onPageHide)
     if (options.connect !== false) this.connect()
   }
 
@@ -186,7 +189,12 @@ export class WeftProvider extends ObservableV2<WeftProviderEvents> {
     this.backoff.dispose()
     this.doc.off('update', this.onDocUpdate)
     this.awareness.off('update', this.onAwarenessUpdate)
+    ;(globalThis as { removeEventListener?: (type: string, fn: () => void) => void }).removeEventListener?.('pagehide', this.onPageHide)
     super.destroy()
+  }
+
+  private readonly onPageHide = (): void => {
+    if (this.awareness.getLocalState() !== null) awarenessProtocol.removeAwarenessStates(this.awareness, [this.doc.clientID], 'window unload')
   }
 
   // ---- local changes ------------------------------------------------------------------------

@@ -96,8 +96,11 @@ describe.skipIf(!run)('client bundle in Chromium', { timeout: 90_000 }, () => {
       const browserId = await p.evaluate(() => (window as any).__weft.doc.clientID as number)
       await waitFor(() => (stock.provider.awareness.getStates().get(browserId) as any)?.user?.name === 'browser', 'the Node client to see the browser\'s presence')
       expect(errors).toEqual([])
+      // Closing the tab says goodbye at once (pagehide), well before any 30 s timeout.
+      await p.close({ runBeforeUnload: true })
+      await waitFor(() => !stock.provider.awareness.getStates().has(browserId), 'the closed tab\'s presence to go', 10_000)
     } finally {
-      await p.close()
+      if (!p.isClosed()) await p.close()
     }
   }
 

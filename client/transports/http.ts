@@ -161,7 +161,8 @@ export class AwarenessUploader {
       if (!awareness.meta.has(awareness.clientID)) continue
       const body = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
       try {
-        await request(this.ctx, docUrl(this.ctx, 'awareness'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
+        // keepalive: a goodbye (null state) sent while the page unloads still goes out.
+        await request(this.ctx, docUrl(this.ctx, 'awareness'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer>, keepalive: true })
       } catch (err) {
         const e = err as HttpCloseError
         if (e.code === CloseCode.unauthorized || e.code === CloseCode.forbidden || e.code === ABNORMAL_CLOSURE) {
