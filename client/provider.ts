@@ -16,7 +16,8 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { ObservableV2 } from 'lib0/observable'
 import { closeAdvice, CloseCode } from '../shared/close-codes.js'
-import { Backoff, type BackoffOptions } from './backoff.js'
+import { Backoff } from './backoff.js'
+import type { ProviderStatus, WeftProviderEvents, WeftProviderOptions } from './provider-options.js'
 import { TierPolicy } from './tiers.js'
 import { endSession } from './transports/http.js'
 import { longPollTransport } from './transports/long-poll.js'
@@ -25,61 +26,12 @@ import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type Transport
 import { websocketTransport } from './transports/websocket.js'
 
 export type { TransportName } from './transports/types.js'
+export type { WeftProviderOptions, WeftProviderEvents, ProviderStatus } from './provider-options.js'
 
 const factories: Record<TransportName, TransportFactory> = {
   websocket: websocketTransport,
   sse: ssePostTransport,
   poll: longPollTransport
-}
-
-export interface WeftProviderOptions {
-  /** Connect at once. @default true */
-  connect?: boolean
-  awareness?: awarenessProtocol.Awareness
-  /** Query parameters on every request (y-websocket's `params`). */
-  params?: Record<string, string>
-  /**
-   * Base URL for the WebSocket tier when it differs from `serverUrl`: e.g. the HTTP routes are
-   * mounted under a prefix (`app.use('/collab', weft.router)`) while upgrades are served at the
-   * root, where the path is the doc name. @default serverUrl with a ws(s) scheme
-   */
-  wsUrl?: string
-  /** Tiers to use, in order of preference. @default ['websocket', 'sse', 'poll'] */
-  transports?: TransportName[]
-  /** A WebSocket implementation (Node 20 has none: pass `ws`). @default globalThis.WebSocket */
-  WebSocketPolyfill?: typeof WebSocket
-  /** @default globalThis.fetch */
-  fetch?: typeof fetch
-  /** Returns a fresh token (sent as `?token=`); called before connecting and after a 4401. */
-  getToken?: () => string | Promise<string>
-  /** Largest reconnect delay (ms), as in y-websocket. @default 10000 */
-  maxBackoffTime?: number
-  /** Finer control of the reconnect schedule. */
-  backoff?: BackoffOptions
-  /** A tier that has not opened after this long counts as failed to open (ms). @default 10000 */
-  openTimeoutMs?: number
-  /** Cuts of an open tier within this window … @default 30000 */
-  cutWindowMs?: number
-  /** … that make the provider abandon it. @default 3 */
-  maxCuts?: number
-  /** First re-probe of an abandoned tier (ms); doubles after each failed probe. @default 30000 */
-  probeAfterMs?: number
-  /** @default 300000 */
-  maxProbeAfterMs?: number
-  /** Long-poll hold time asked of the server (s, max 55). @default 25 */
-  pollTimeoutS?: number
-}
-
-export type ProviderStatus = 'connecting' | 'connected' | 'disconnected'
-
-export interface WeftProviderEvents {
-  status: (event: { status: ProviderStatus }) => void
-  sync: (synced: boolean) => void
-  synced: (synced: boolean) => void
-  'connection-close': (event: { code: number, reason: string }, provider: WeftProvider) => void
-  'connection-error': (event: { code: number, reason: string }, provider: WeftProvider) => void
-  'transport-change': (event: { transport: TransportName, previous: TransportName | null }) => void
-  'permission-denied': (event: { reason: string }) => void
 }
 
 interface Live { name: TransportName, transport: Transport, opened: boolean, openTimer: ReturnType<typeof setTimeout> | null }
