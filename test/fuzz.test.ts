@@ -354,6 +354,18 @@ describe('fuzz: hostile frames over many connections', () => {
     }
   })
 
+  it('refuses an awareness state nested too deep to re-encode (4400), and the doc stays usable', async () => {
+    const p = await rawPeer(`${server.wsUrl}/deep`)
+    p.send(encodeAwarenessMessage(encodeAwarenessEntries([{ clientID: 5, clock: 1, json: '['.repeat(30_000) + ']'.repeat(30_000) }])))
+    expect((await p.closed).code).toBe(4400)
+    const ok = stockClient(server.wsUrl, 'deep')
+    try {
+      await synced(ok)
+      ok.provider.awareness.setLocalStateField('cursor', { anchor: { type: { client: 1, clock: 2 }, tname: null, item: null, assoc: 0 } })
+      await waitFor(() => server.weft.context.registry.get('deep')?.awareness.getStates().has(ok.doc.clientID) === true, 'a normal state to be accepted')
+    } finally { ok.destroy() }
+  })
+
   it('a stale echo of a departed peer\'s presence does not claim its id: the peer can come back', async () => {
     const warnings: string[] = []
     const logger = { debug () {}, info () {}, error () {}, warn (...a: unknown[]) { warnings.push(a.map(x => typeof x === 'string' ? x : '').join(' ')) } }

@@ -59,6 +59,7 @@ describe('update bounds check', () => {
       ['string length past the end', [1, 1, 1, 0, 4, 1, 4, 't', 'e', 'x', 't', 0xff, 0x7f, 1].map(x => typeof x === 'string' ? x.charCodeAt(0) : x)],
       ['ContentAny with a huge count', [1, 1, 1, 0, 8, 1, 1, 65, 0xff, 0xff, 0x7f]],
       ['deeply nested any', [1, 1, 1, 0, 8, 1, 1, 65, 1, ...Array(500).fill([117, 1]).flat(), 126, 0]],
+      ['deeply nested embed JSON', [1, 1, 1, 0, 5, 1, 1, 65, 0xe8, 0x07, ...Array(500).fill(91), ...Array(500).fill(93), 0, 0]],
       ['unknown content ref', [1, 1, 1, 0, 20, 0, 0]],
       ['unknown type ref', [1, 1, 1, 0, 7, 1, 1, 65, 9, 0]],
       ['huge delete range count', [0, 1, 1, 0xff, 0xff, 0xff, 0x7f]],

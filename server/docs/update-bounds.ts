@@ -87,13 +87,13 @@ function content (r: Reader, ref: number): number {
     case 1: return r.uint() // ContentDeleted: a length
     case 2: { // ContentJSON: n strings
       const n = r.count('JSON value count')
-      for (let i = 0; i < n; i++) r.string()
+      for (let i = 0; i < n; i++) r.json()
       return n
     }
     case 3: r.bytes(); return 1 // ContentBinary
     case 4: return r.string() // ContentString: UTF-16 length ≤ UTF-8 byte length
-    case 5: r.string(); return 1 // ContentEmbed
-    case 6: r.string(); r.string(); return 1 // ContentFormat: key, value
+    case 5: r.json(); return 1 // ContentEmbed
+    case 6: r.string(); r.json(); return 1 // ContentFormat: key, value
     case 7: { // ContentType
       const typeRef = r.uint()
       if (typeRef > 6) throw new UpdateBoundsError(`unknown type ref ${typeRef}`)
@@ -193,4 +193,28 @@ class Reader {
   }
 
   string (): number { return this.bytes() }
+
+  /**
+   * A JSON string (embeds, formats, legacy JSON content): its nesting is capped like `any`
+   * values, because rendering the doc (toJSON, the JSON view, SSE `content`) re-encodes it with
+   * JSON.stringify, which recurses. Brackets, quotes and backslashes are ASCII, so the UTF-8
+   * bytes can be scanned as they are.
+   */
+  json (): number {
+    const n = this.uint()
+    if (n > this.buf.length - this.pos) throw new UpdateBoundsError('length runs past the end of the update')
+    let depth = 0
+    let inString = false
+    for (let i = this.pos, end = this.pos + n; i < end; i++) {
+      const c = this.buf[i]!
+      if (inString) {
+        if (c === 92) i++
+        else if (c === 34) inString = false
+      } else if (c === 34) inString = true
+      else if (c === 91 || c === 123) { if (++depth > MAX_ANY_DEPTH) throw new UpdateBoundsError('values nested too deeply') }
+      else if (c === 93 || c === 125) depth--
+    }
+    this.pos += n
+    return n
+  }
 }

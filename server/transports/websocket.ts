@@ -97,7 +97,11 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
         conn.session!.handle(decodeMessage(toBytes(data)))
       } catch (err) {
         if (err instanceof ProtocolError) return fail(CloseCode.malformed, err)
-        throw err
+        // A bug triggered by one peer's message must not take the process (and every other
+        // peer) down: log it loudly and drop that connection.
+        log.error({ doc: docName, user: grant.user, err }, 'unexpected error handling a message')
+        metrics.inc('ws_message_errors_total')
+        return fail(CloseCode.malformed, err as Error)
       }
     }
 
