@@ -44,9 +44,11 @@ Access control (off by default: every client may read and write every doc):
 
 Limits (exceeding one answers HTTP 429 or closes with 4429):
   --max-connections <n>          WebSocket connections in total  WEFT_MAX_CONNECTIONS [10000]
-  --max-connections-per-ip <n>   … from one IP address           WEFT_MAX_CONNECTIONS_PER_IP [1000]
+  --max-connections-per-ip <n>   … from one IP address           WEFT_MAX_CONNECTIONS_PER_IP [10000]
   --max-connections-per-doc <n>  … on one doc                    WEFT_MAX_CONNECTIONS_PER_DOC [5000]
-  --max-observers-per-ip <n>     SSE streams + polls per IP      WEFT_MAX_OBSERVERS_PER_IP [1000]
+  --max-observers-per-ip <n>     SSE streams + polls per IP      WEFT_MAX_OBSERVERS_PER_IP [10000]
+                                 (behind a proxy all clients share its address: per-IP
+                                 limits are for clients that connect directly)
   --max-messages-per-second <n>  per connection (burst 3×)       WEFT_MAX_MESSAGES_PER_SECOND [100]
   --max-message-bytes <n>        largest message (1009 beyond)   WEFT_MAX_MESSAGE_BYTES [16777216]
   --max-docs <n>                 docs in memory at once          WEFT_MAX_DOCS [10000]

@@ -46,7 +46,11 @@ export interface WeftOptions {
   allowedOrigins?: string[]
   /** Most WebSocket connections in total; one more is refused with HTTP 429. @default 10000 */
   maxConnections?: number
-  /** Most WebSocket connections from one IP address (HTTP 429 beyond). @default 1000 */
+  /**
+   * Most WebSocket connections from one IP address (HTTP 429 beyond). The address is the socket
+   * peer: behind a reverse proxy every client shares the proxy's, so the default does not bind
+   * below `maxConnections`; lower it when clients connect directly. @default 10000
+   */
   maxConnectionsPerIp?: number
   /** Most WebSocket connections on one doc (HTTP 429 beyond). @default 5000 */
   maxConnectionsPerDoc?: number
@@ -54,7 +58,7 @@ export interface WeftOptions {
   maxMessagesPerSecond?: number
   /** Burst size of that token bucket: messages a connection may send at once. @default 300 */
   messageBurst?: number
-  /** Most SSE streams and pending long polls from one IP address (HTTP 429 beyond). @default 1000 */
+  /** Most SSE streams and pending long polls from one IP address (HTTP 429 beyond; same caveat). @default 10000 */
   maxObserversPerIp?: number
   /** Unload a doc this long after its last peer left (ms). @default 30000 */
   unloadAfterMs?: number
@@ -134,11 +138,11 @@ export const defaults = {
   httpSessionIdleMs: 30_000,
   maxHttpSessions: 10_000,
   maxConnections: 10_000,
-  maxConnectionsPerIp: 1000,
+  maxConnectionsPerIp: 10_000,
   maxConnectionsPerDoc: 5000,
   maxMessagesPerSecond: 100,
   messageBurst: 300,
-  maxObserversPerIp: 1000,
+  maxObserversPerIp: 10_000,
   sseKeepaliveMs: 15_000,
   sseRetryMs: 2000,
   sseMaxBufferedBytes: 1024 * 1024,
