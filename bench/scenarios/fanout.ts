@@ -12,8 +12,8 @@ export async function fanout (ctx: BenchContext): Promise<void> {
   const rooms = 50
   const clients = 10
   const levels = ctx.levels ?? (ctx.quick ? [1, 5] : [1, 5, 10])
-  const durationMs = ctx.quick ? 4000 : 10_000
-  const warmupMs = ctx.quick ? 1500 : 3000
+  const durationMs = ctx.quick ? 3000 : 8000
+  const warmupMs = ctx.quick ? 1000 : 2000
   for (let repeat = 0; repeat < ctx.repeats; repeat++) {
     for (const level of levels) {
       const intervalMs = 500 / level

@@ -24,7 +24,7 @@ async function settledRssKb (t: RunningTarget, ms: number): Promise<number> {
 
 export async function idle (ctx: BenchContext): Promise<void> {
   const rooms = 50
-  const n = ctx.quick ? 1000 : 4000
+  const n = ctx.quick ? 1000 : 3000
   const settleMs = ctx.quick ? 1500 : 3000
   for (let repeat = 0; repeat < ctx.repeats; repeat++) {
     for (const target of rotation(ctx.only(wsTargets), repeat)) {

@@ -13,7 +13,7 @@ const targets: TargetName[] = ['weft', 'reference', 'hocuspocus']
 export async function trace (ctx: BenchContext): Promise<void> {
   const traces = ['automerge-paper', 'seph-blog1', 'friendsforever_flat'].map(n => join(tracesDir, `${n}.json.gz`))
   const rooms = ctx.quick ? 6 : 15
-  const durationMs = ctx.quick ? 4000 : 12_000
+  const durationMs = ctx.quick ? 3000 : 8000
   for (let repeat = 0; repeat < ctx.repeats; repeat++) {
     for (const [speed, intervalMs] of [['human', 150], ['10×', 15]] as const) {
       for (const target of rotation(ctx.only(targets), repeat)) {
