@@ -333,6 +333,32 @@ describe('fuzz: hostile frames over many connections', () => {
     expect(res.status).toBe(200)
   }, 150_000)
 
+  it('HTTP: 2,000 hostile POST bodies get 204 or a 4xx, never a 5xx, and the editors\' text is untouched', async () => {
+    const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
+    const r = rng(seed)
+    const pool = new FramePool(r, 20)
+    const doc = server.weft.context.registry.get('fuzz')
+    const before = doc?.ydoc.getText('text').toString()
+    const statuses = new Map<number, number>()
+    const session = `fuzz-${seed}`
+    for (let i = 0; i < 2000; i++) {
+      // The payload of a frame (drop the message header) or the raw frame itself.
+      const f = r.int(2) === 0 ? frame(r, pool) : goodFrame(r, pool)
+      const body = r.int(3) === 0 ? f.bytes : f.bytes.subarray(Math.min(f.bytes.length, 2 + r.int(3)))
+      const route = r.int(4) === 0 ? 'awareness' : 'updates'
+      const res = await fetch(`${server.url}/docs/fuzz/${route}?session=${session}`, { method: 'POST', body: Buffer.from(body), headers: { 'content-type': r.int(10) === 0 ? 'application/json' : 'application/octet-stream' } })
+      await res.arrayBuffer()
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+    }
+    // eslint-disable-next-line no-console
+    console.log(`http fuzz seed ${seed}: statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
+    const seen = [...statuses.keys()].sort()
+    expect(seen.filter(s => s >= 500), `seed ${seed}: statuses ${JSON.stringify(Object.fromEntries(statuses))}`).toEqual([])
+    expect(seen.every(s => s === 204 || (s >= 400 && s < 500))).toBe(true)
+    if (before !== undefined) expect(doc!.ydoc.getText('text').toString()).toBe(before)
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+  }, 120_000)
+
   it('frames queued behind a bad one while the doc loads are not applied', async () => {
     const inner = memoryStorage()
     // Loading takes a while, so everything below arrives while the doc loads and is queued.
