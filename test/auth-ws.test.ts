@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { startServer, tempDir, type TestServer } from './helpers/server.js'
 import { rawPeer, upgradeStatus } from './helpers/raw-ws.js'
@@ -82,6 +83,23 @@ describe('JWT auth on WebSocket upgrades (HS256)', () => {
     await synced(a, b)
     a.text.insert(0, 'hi')
     await waitFor(() => b.text.toString() === 'hi', 'b to see the edit')
+  })
+
+  it('lets the stock provider pass the token as a subprotocol (protocols: [token]), as a browser would', async () => {
+    const token = await hsToken({ docs: 'subproto', access: 'write' })
+    const docA = new Y.Doc()
+    const docB = new Y.Doc()
+    const opts = { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true, protocols: [token] }
+    const a = new WebsocketProvider(server.wsUrl, 'subproto', docA, opts)
+    const b = new WebsocketProvider(server.wsUrl, 'subproto', docB, opts)
+    try {
+      await waitFor(() => a.synced && b.synced, 'subprotocol providers to sync')
+      docA.getText('text').insert(0, 'via subprotocol')
+      await waitFor(() => docB.getText('text').toString() === 'via subprotocol', 'b to see the edit')
+    } finally {
+      a.destroy()
+      b.destroy()
+    }
   })
 
   it('closes with 4401 when the token expires mid-session', async () => {
