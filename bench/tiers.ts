@@ -5,7 +5,8 @@
  *  - server CPU per 1,000 deliveries (server in its own process, utime+stime from /proc);
  *  - an idle long-polling client: requests per server timeout (must be ≤ 1: no busy loop).
  * Writes bench/results/tiers.json. Editors run in this process; only the server is measured.
- * Options: --seconds 10, --editors 10, --interval 100 (ms), --tiers websocket,sse,poll, --profile <dir>.
+ * Options: --seconds 10, --editors 10, --interval 100 (ms), --tiers websocket,sse,poll, --profile <dir>,
+ * --out bench/results/tiers.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -16,7 +17,7 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WeftProvider, type TransportName } from '../client/index.js'
 
-const { values: args } = parseArgs({ options: { tiers: { type: 'string', default: 'websocket,sse,poll' }, profile: { type: 'string' }, seconds: { type: 'string', default: '10' }, editors: { type: 'string', default: '10' }, interval: { type: 'string', default: '100' } } })
+const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'bench/results/tiers.json' }, tiers: { type: 'string', default: 'websocket,sse,poll' }, profile: { type: 'string' }, seconds: { type: 'string', default: '10' }, editors: { type: 'string', default: '10' }, interval: { type: 'string', default: '100' } } })
 const SECONDS = Number(args.seconds)
 const EDITORS = Number(args.editors)
 const INTERVAL_MS = Number(args.interval)
@@ -179,6 +180,6 @@ console.log(`\nidle long poll: ${idle.polls} polls in ${idle.seconds} s with a $
 console.log('baseline (DESIGN.md): y-websocket@1.5.4 34 CPU ms / 1k deliveries, Hocuspocus 22, raw relay 4.1 (at 5×)')
 
 mkdirSync('bench/results', { recursive: true })
-writeFileSync('bench/results/tiers.json', JSON.stringify({ date: new Date().toISOString(), machine, setup: { editors: EDITORS, intervalMs: INTERVAL_MS, seconds: SECONDS }, tiers, idlePoll: idle }, null, 2) + '\n')
-console.log('\nwritten to bench/results/tiers.json')
+writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), machine, setup: { editors: EDITORS, intervalMs: INTERVAL_MS, seconds: SECONDS }, tiers, idlePoll: idle }, null, 2) + '\n')
+console.log(`\nwritten to ${args.out}`)
 process.exit(0)
