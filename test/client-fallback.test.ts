@@ -198,6 +198,23 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     await waitFor(() => (s.provider.awareness.getStates().get(w.doc.clientID) as any)?.user?.name === 'over websocket', 'presence over the new tier', 5000)
   })
 
+  it('an idle long-polling editor makes at most one poll per server timeout, even with others present', async () => {
+    await start()
+    const s = stock('idle')
+    await synced(s)
+    s.provider.awareness.setLocalStateField('user', { name: 'present' })
+    const w = weft(server.url, 'idle', { transports: ['poll'], pollTimeoutS: 1 })
+    await waitFor(() => w.provider.synced && w.provider.awareness.getStates().size === 2, 'the poller to sync and see the other editor')
+    w.provider.awareness.setLocalStateField('user', { name: 'poller' })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const polls = (): number => server.weft.context.metrics.get('polls_total')
+    const before = polls()
+    await new Promise(resolve => setTimeout(resolve, 4000))
+    // 4 s at a 1 s timeout: about 4 polls; a spinning client would make hundreds.
+    expect(polls() - before).toBeLessThanOrEqual(6)
+    expect(polls() - before).toBeGreaterThanOrEqual(2)
+  })
+
   it('does not resend what the server has: a reconnect without offline edits posts nothing', async () => {
     await start()
     const url = await behind({ upgrades: false, sse: true })
