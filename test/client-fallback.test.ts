@@ -212,7 +212,7 @@ describe('WeftProvider transport fallback', { timeout: 90_000 }, () => {
     await new Promise(resolve => setTimeout(resolve, 4000))
     // 4 s at a 1 s timeout: about 4 polls; a spinning client would make hundreds.
     expect(polls() - before).toBeLessThanOrEqual(6)
-    expect(polls() - before).toBeGreaterThanOrEqual(2)
+    expect(polls() - before).toBeGreaterThanOrEqual(1)
   })
 
   it('does not resend what the server has: a reconnect without offline edits posts nothing', async () => {
