@@ -13,10 +13,20 @@ export class Metrics {
     this.gauges.set(name, read)
   }
 
+  /**
+   * Names may carry labels (`closed_total{code="4400"}`); the `# TYPE` line names the metric
+   * without them, once per metric, as the exposition format requires.
+   */
   render (): string {
     const lines: string[] = []
-    for (const [name, value] of [...this.counters].sort()) lines.push(`# TYPE weft_${name} counter`, `weft_${name} ${value}`)
-    for (const [name, read] of [...this.gauges].sort()) lines.push(`# TYPE weft_${name} gauge`, `weft_${name} ${read()}`)
+    const typed = new Set<string>()
+    const emit = (name: string, type: string, value: number): void => {
+      const base = name.replace(/\{.*$/, '')
+      if (!typed.has(base)) { typed.add(base); lines.push(`# TYPE weft_${base} ${type}`) }
+      lines.push(`weft_${name} ${value}`)
+    }
+    for (const [name, value] of [...this.counters].sort()) emit(name, 'counter', value)
+    for (const [name, read] of [...this.gauges].sort()) emit(name, 'gauge', read())
     return lines.join('\n') + '\n'
   }
 }
