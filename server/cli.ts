@@ -36,7 +36,7 @@ Access control (off by default: every client may read and write every doc):
                                                                 WEFT_AUTH_JWKS
   --allowed-origins <a,b> browser origins allowed (Origin header); others get 403
                                                                 WEFT_ALLOWED_ORIGINS [any]
-  --cors-origins <a,b>  pages that may read SSE streams and snapshots cross-origin
+  --cors-origins <a,b>  pages that may read SSE streams and snapshots cross-origin (default: --allowed-origins)
                         ("*" = any page, without credentials)   WEFT_CORS_ORIGINS [none]
   Token claims: docs (name, glob "team-a/*" or list), access ("read"|"write"), exp, sub.
   Clients send it as ?token=, Authorization: Bearer, a weft_token cookie or a

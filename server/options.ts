@@ -114,7 +114,7 @@ export interface WeftOptions {
   /**
    * Origins whose pages may read the SSE stream and snapshots cross-origin (CORS). A listed
    * origin is echoed with credentials; `['*']` lets any page read without credentials.
-   * @default [] (same-origin only)
+   * @default `allowedOrigins` when set, else [] (same-origin only)
    */
   corsOrigins?: string[]
 }
@@ -191,7 +191,8 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (options.adminToken !== undefined && (typeof options.adminToken !== 'string' || options.adminToken.length < 16)) {
     throw new WeftOptionsError('option "adminToken" must be a string of at least 16 characters (it guards the doc list)')
   }
-  const cors = options.corsOrigins ?? []
+  // Pages of an allowed origin may connect; by default they may also read the HTTP answers.
+  const cors = options.corsOrigins ?? origins ?? []
   if (!Array.isArray(cors) || !cors.every(o => typeof o === 'string' && o !== '')) {
     throw new WeftOptionsError('option "corsOrigins" must be a list of origins such as ["https://dash.example"] or ["*"]')
   }
