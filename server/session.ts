@@ -26,6 +26,8 @@ export interface SessionLimits {
 }
 
 export class Session implements DocPeer {
+  /** WebSocket clients hear their own awareness renewals: see `DocPeer.echoAwareness`. */
+  readonly echoAwareness = true
   private deniedSent = false
   /** Clock ends per client id of what this peer submitted (see docs/dependencies.ts). */
   private readonly written = new Map<number, number>()

@@ -76,6 +76,17 @@ describe('stock y-websocket providers over WebSocket', () => {
     expect(received).toBe(0)
   })
 
+  it('echoes a client\'s own awareness back to it, so a stock provider alone in a doc is never silent for 30 s', async () => {
+    const alone = client('alone')
+    await synced(alone)
+    const types: number[] = []
+    const ws = (alone.provider as any).ws as import('ws').WebSocket
+    ws.addEventListener('message', (e: any) => { types.push(new Uint8Array(e.data as ArrayBuffer)[0]!) })
+    // What the provider does every 15 s (and on every change): send its own awareness state.
+    alone.provider.awareness.setLocalStateField('user', { name: 'solo' })
+    await waitFor(() => types.includes(1), 'the awareness renewal to come back')
+  })
+
   it('twenty clients editing at random converge to identical text', async () => {
     const n = 20
     const cs = Array.from({ length: n }, () => client('crowd'))

@@ -57,8 +57,14 @@ export interface DocPeer {
   readonly access: Access
   /** A stored update, after it was applied. Never called for the peer's own updates. */
   deliverUpdate (b: UpdateBroadcast): void
-  /** An awareness change. Never called for the peer's own changes. */
+  /** An awareness change. Not called for the peer's own changes unless `echoAwareness`. */
   deliverAwareness (b: AwarenessBroadcast): void
+  /**
+   * Also deliver the peer's own awareness changes back to it. The stock y-websocket provider
+   * reconnects after 30 s without any message; alone in a doc, its own awareness renewal (every
+   * 15 s) is the only thing that can reach it, as the reference server echoes it.
+   */
+  readonly echoAwareness?: boolean
   /** The doc ends the peer: storage failure (4500), shutdown (1012), unload. */
   close (code: number, reason: string): void
 }

@@ -290,7 +290,7 @@ export class SharedDoc {
     if (changed.length === 0) return
     const b = new AwarenessBroadcast(this.name, changes, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed), origin)
     for (const peer of this.peers) {
-      if (peer !== origin) peer.deliverAwareness(b)
+      if (peer !== origin || peer.echoAwareness === true) peer.deliverAwareness(b)
     }
     this.opts.onAwareness?.(this, b)
   }
