@@ -74,6 +74,9 @@ describe('limits', () => {
     const third = await open('three')
     expect((await third.closed).code).toBe(CloseCode.tooManyRequests)
     expect(refused('docs')).toBe(1)
+    // The same limit over HTTP is a 429, and a doc already in memory is still served.
+    expect((await fetch(`${server.url}/docs/four`)).status).toBe(429)
+    expect((await fetch(`${server.url}/docs/one`)).status).toBe(200)
   })
 
   it('maxMessagesPerSecond: a flood (step1s included) closes with 4429; a paced peer is fine', async () => {

@@ -10,7 +10,7 @@ import { parseTypes } from '../docs/json-view.js'
 import { clientIp } from '../limits/connections.js'
 import { createSseTransport } from '../transports/sse.js'
 import { httpSessions, SessionIdError } from '../transports/http-session.js'
-import { BadRequest, corsHeaders, queryParam, readRequest, sendReadProblem } from './read-request.js'
+import { BadRequest, corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
 
 export function eventRoutes (router: Router, ctx: WeftContext): void {
   const sse = createSseTransport(ctx)
@@ -55,7 +55,7 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       loose.params = undefined
       ;(res as unknown as Record<string, unknown>).locals = undefined
     } catch (err) {
-      sendReadProblem(ctx, res, err, 'events')
+      sendProblem(ctx, res, err, 'events')
     }
   })
 }

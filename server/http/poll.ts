@@ -13,7 +13,7 @@ import type { WeftContext } from '../context.js'
 import { clientIp } from '../limits/connections.js'
 import { httpSessions } from '../transports/http-session.js'
 import { defaultPollTimeoutS, maxPollTimeoutS, pollHubs } from '../transports/long-poll.js'
-import { docRequest, HttpProblem, preflight, sendProblem } from './doc-request.js'
+import { docRequest, HttpProblem, preflight, sendProblem } from './request.js'
 
 export function pollRoutes (router: Router, ctx: WeftContext): void {
   const sessions = httpSessions(ctx)

@@ -14,7 +14,7 @@ import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { formatCursor } from '../../shared/cursor.js'
 import type { WeftContext } from '../context.js'
 import { jsonView, parseTypes } from '../docs/json-view.js'
-import { BadRequest, corsHeaders, queryParam, readRequest, sendReadProblem } from './read-request.js'
+import { BadRequest, corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
 
 export function snapshotRoutes (router: Router, ctx: WeftContext): void {
   router.get('/docs/:doc', async (req, res) => {
@@ -49,7 +49,7 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
         ctx.registry.release(doc, holder)
       }
     } catch (err) {
-      sendReadProblem(ctx, res, err, 'snapshot')
+      sendProblem(ctx, res, err, 'snapshot')
     }
   })
 }

@@ -13,7 +13,7 @@ import { validateUpdate } from '../docs/validate.js'
 import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes } from '../docs/dependencies.js'
 import type { DocPeer } from '../docs/broadcast.js'
 import { httpSessions } from '../transports/http-session.js'
-import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './doc-request.js'
+import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './request.js'
 
 export function updateRoutes (router: Router, ctx: WeftContext): void {
   const sessions = httpSessions(ctx)

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
-import { readRequest, sendReadProblem } from './read-request.js'
+import { readRequest, sendProblem } from './request.js'
 import { viewerCsp, viewerPage } from './viewer-page.js'
 
 export function viewerRoutes (router: Router, ctx: WeftContext): void {
@@ -22,7 +22,7 @@ export function viewerRoutes (router: Router, ctx: WeftContext): void {
         'Referrer-Policy': 'no-referrer'
       }).type('html').send(viewerPage(nonce))
     } catch (err) {
-      sendReadProblem(ctx, res, err, 'viewer')
+      sendProblem(ctx, res, err, 'viewer')
     }
   })
 }

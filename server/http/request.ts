@@ -1,0 +1,105 @@
+/**
+ * What every doc route does first, and how every doc route answers an error: check the doc
+ * name, ask `ctx.authorize`, apply CORS, map any failure to one defined status with a short
+ * `{ error }` body. A bad request never reaches a doc.
+ */
+import type { Request, Response, Router } from 'express'
+import type { WeftContext } from '../context.js'
+import { checkDocName, DocNameError } from '../doc-name.js'
+import { TypesSpecError } from '../docs/json-view.js'
+import { TooManyDocsError } from '../docs/registry.js'
+import { AuthError, type Grant } from '../options.js'
+import { SessionIdError, sessionIdOf, TooManySessionsError } from '../transports/http-session.js'
+
+export class HttpProblem extends Error {
+  override name = 'HttpProblem'
+  constructor (readonly status: number, message: string) { super(message) }
+}
+
+export class BadRequest extends HttpProblem {
+  override name = 'BadRequest'
+  constructor (message: string) { super(400, message) }
+}
+
+export interface DocRequest {
+  doc: string
+  grant: Grant
+  /** The HTTP editor session the request names (`X-Weft-Session` or `?session=`), or null. */
+  sessionId: string | null
+}
+
+/**
+ * CORS per `corsOrigins`: a listed origin is echoed with credentials (so cookie tokens work);
+ * `*` lets any page read without credentials (a cookie never travels then).
+ */
+export function corsHeaders (ctx: WeftContext, req: Request): Record<string, string> {
+  const allowed = ctx.options.corsOrigins
+  const origin = req.headers.origin
+  if (allowed.length === 0 || origin === undefined) return {}
+  if (allowed.includes(origin)) return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' }
+  if (allowed.includes('*')) return { 'Access-Control-Allow-Origin': '*' }
+  return {}
+}
+
+/** Answers CORS preflights for the editor routes (POST bodies, DELETE). */
+export function preflight (router: Router, ctx: WeftContext, path: string, methods: string): void {
+  router.options(path, (req, res) => {
+    res.set(corsHeaders(ctx, req))
+    res.set({ 'Access-Control-Allow-Methods': methods, 'Access-Control-Allow-Headers': 'Content-Type, Authorization, X-Weft-Session', 'Access-Control-Max-Age': '600' }).status(204).end()
+  })
+}
+
+/** Doc name and grant of an observer route (SSE, snapshot, viewer): a read grant is enough. */
+export async function readRequest (ctx: WeftContext, req: Request): Promise<{ doc: string, grant: Grant }> {
+  if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
+  const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
+  const grant = await ctx.authorize(req, doc)
+  return { doc, grant }
+}
+
+/**
+ * Doc name, grant and session of an editor route. CORS headers are set first, on every answer
+ * errors included, so a page on another origin can read the status.
+ */
+export async function docRequest (ctx: WeftContext, req: Request, res: Response): Promise<DocRequest> {
+  res.set(corsHeaders(ctx, req))
+  if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
+  const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
+  const sessionId = sessionIdOf(req)
+  const grant = await ctx.authorize(req, doc)
+  return { doc, grant, sessionId }
+}
+
+export function requireWrite (grant: Grant): void {
+  if (grant.access !== 'write') throw new HttpProblem(403, 'read-only access: updates are not accepted')
+}
+
+/** One query parameter as a string (the first when repeated), or undefined. */
+export function queryParam (req: Request, name: string): string | undefined {
+  const v = (req.query as Record<string, unknown>)[name]
+  const first = Array.isArray(v) ? v[0] : v
+  return typeof first === 'string' ? first : undefined
+}
+
+export function statusOf (err: unknown): number {
+  if (err instanceof HttpProblem) return err.status
+  if (err instanceof DocNameError || err instanceof SessionIdError || err instanceof TypesSpecError) return 400
+  if (err instanceof AuthError) return err.status
+  // Limits answer 429 over HTTP as they answer 4429 over WebSocket.
+  if (err instanceof TooManySessionsError || err instanceof TooManyDocsError) return 429
+  const status = (err as { status?: unknown } | null)?.status // LimitError (429), body-parser (413, 400, 415)
+  if (typeof status === 'number' && status >= 400 && status < 600) return status
+  if ((err as Error | null)?.name === 'ProtocolError') return 400
+  if ((err as Error | null)?.name === 'StorageError') return 503
+  return 500
+}
+
+/** Answers an error of a doc route with its status, counted per route and status. */
+export function sendProblem (ctx: WeftContext, res: Response, err: unknown, route: string): void {
+  const status = statusOf(err)
+  if (status === 500) ctx.options.logger.error({ route, err }, 'HTTP request failed')
+  ctx.metrics.inc(`http_errors_total{route="${route}",status="${status}"}`)
+  if (res.headersSent) { res.end(); return }
+  if (status === 503) res.setHeader('Retry-After', '1')
+  res.status(status).json({ error: (err as Error | null)?.message ?? 'error' })
+}
