@@ -8,6 +8,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import { ABNORMAL_CLOSURE, type TransportContext } from './types.js'
+import type { PollBody } from '../../shared/poll.js'
 
 export class HttpCloseError extends Error {
   override name = 'HttpCloseError'
@@ -52,14 +53,8 @@ export async function request (ctx: TransportContext, url: string, init: Request
   return res
 }
 
-export interface PollAnswer {
-  cursor: string
-  aw: string
-  update?: string
-  awareness?: string
-  reset?: true
-  stateVector?: string
-}
+/** A poll or handshake answer (the shared wire type). */
+export type PollAnswer = PollBody
 
 /** Applies a poll/handshake answer; returns the server state vector when it was a reset. */
 export function applyAnswer (ctx: TransportContext, a: PollAnswer): Uint8Array | null {

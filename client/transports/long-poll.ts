@@ -5,42 +5,24 @@
  * one request per server timeout (25 s): never a busy loop.
  */
 import { CloseCode } from '../../shared/close-codes.js'
-import { applyAnswer, AwarenessUploader, docUrl, endSession, handshake, HttpCloseError, missingFor, request, Uploader, type PollAnswer } from './http.js'
-import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportEvents } from './types.js'
+import { applyAnswer, docUrl, handshake, HttpCloseError, request, type PollAnswer } from './http.js'
+import { HttpTier } from './http-tier.js'
+import type { Transport, TransportContext, TransportEvents } from './types.js'
 
 export function longPollTransport (ctx: TransportContext, events: TransportEvents): Transport {
-  const abort = new AbortController()
-  let ended = false
-  let live = false
-  const end = (code: number, reason: string): void => {
-    if (ended) return
-    ended = true
-    live = false
-    uploads.stop()
-    awarenessUploads.stop()
-    abort.abort()
-    events.close(code, reason)
-  }
-  const fail = (err: unknown): void => {
-    if (err instanceof HttpCloseError) return end(err.code, err.message)
-    end(ABNORMAL_CLOSURE, (err as Error)?.message ?? 'poll failed')
-  }
-  const uploads = new Uploader(ctx, fail, reason => events.permissionDenied?.(reason))
-  const awarenessUploads = new AwarenessUploader(ctx, fail)
+  const tier = new HttpTier(ctx, events)
+  const { abort } = tier
 
   void (async () => {
     try {
       const { answer, serverSv } = await handshake(ctx, abort.signal)
-      if (ended) return
-      const missing = missingFor(ctx.doc, serverSv)
-      live = true
-      if (missing != null) uploads.push(missing)
-      if (ctx.awareness.getLocalState() !== null && !ctx.probe) awarenessUploads.push()
+      if (tier.ended) return
+      tier.goLive(serverSv)
       events.open()
       events.synced()
       let cursor = answer.cursor
       let aw = answer.aw
-      while (!ended) {
+      while (!tier.ended) {
         // A proxy that silently drops the held request must not hang us: give up a little
         // after the server would have answered anyway.
         const timer = setTimeout(() => abort.abort(), (ctx.pollTimeoutS + 15) * 1000)
@@ -50,35 +32,19 @@ export function longPollTransport (ctx: TransportContext, events: TransportEvent
         } finally {
           clearTimeout(timer)
         }
-        if (ended) return
+        if (tier.ended) return
         if (res.status === 204) continue
         const a = await res.json() as PollAnswer
-        if (ended) return
+        if (tier.ended) return
         const serverState = applyAnswer(ctx, a)
-        if (serverState != null) {
-          const lacking = missingFor(ctx.doc, serverState)
-          if (lacking != null) uploads.push(lacking)
-        }
+        if (serverState != null) tier.sendMissing(serverState)
         cursor = a.cursor
         aw = a.aw
       }
     } catch (err) {
-      if (!ended) fail(err instanceof SyntaxError ? new HttpCloseError(CloseCode.malformed, 'bad poll answer') : err)
+      if (!tier.ended) tier.fail(err instanceof SyntaxError ? new HttpCloseError(CloseCode.malformed, 'bad poll answer') : err)
     }
   })()
 
-  return {
-    name: 'poll',
-    sendUpdate (update) { if (live) uploads.push(update) },
-    sendAwareness () { if (live) awarenessUploads.push() },
-    close () {
-      if (ended) return
-      ended = true
-      live = false
-      uploads.stop()
-      awarenessUploads.stop()
-      abort.abort()
-      if (!ctx.probe) endSession(ctx)
-    }
-  }
+  return tier.transport('poll')
 }

@@ -9,32 +9,16 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import { readSse, SseStatusError, type SseMessage } from '../sse-reader.js'
-import { AwarenessUploader, closeCodeForStatus, docUrl, endSession, handshake, HttpCloseError, missingFor, Uploader } from './http.js'
+import { closeCodeForStatus, docUrl, handshake } from './http.js'
+import { HttpTier } from './http-tier.js'
 import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportEvents } from './types.js'
 
 export function ssePostTransport (ctx: TransportContext, events: TransportEvents): Transport {
-  const abort = new AbortController()
-  let ended = false
-  let live = false
-  const end = (code: number, reason: string): void => {
-    if (ended) return
-    ended = true
-    live = false
-    uploads.stop()
-    awarenessUploads.stop()
-    abort.abort()
-    events.close(code, reason)
-  }
-  const fail = (err: unknown): void => {
-    if (err instanceof HttpCloseError) return end(err.code, err.message)
-    if (err instanceof SseStatusError) return end(closeCodeForStatus(err.status), err.message)
-    end(ABNORMAL_CLOSURE, (err as Error)?.message ?? 'stream failed')
-  }
-  const uploads = new Uploader(ctx, fail, reason => events.permissionDenied?.(reason))
-  const awarenessUploads = new AwarenessUploader(ctx, fail)
+  const tier = new HttpTier(ctx, events, err => err instanceof SseStatusError ? closeCodeForStatus(err.status) : null)
+  const { abort } = tier
 
   const onMessage = (m: SseMessage): void => {
-    if (ended) return
+    if (tier.ended) return
     let data: { update?: string, stateVector?: string }
     try {
       data = JSON.parse(m.data)
@@ -47,8 +31,7 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
           // Our cursor was not usable after all (e.g. the server restarted with memory storage):
           // a full state, and we send what it lacks.
           if (data.update !== undefined) Y.applyUpdate(ctx.doc, base64ToBytes(data.update), ctx.origin)
-          const missing = data.stateVector === undefined ? null : missingFor(ctx.doc, base64ToBytes(data.stateVector))
-          if (missing != null) uploads.push(missing)
+          if (data.stateVector !== undefined) tier.sendMissing(base64ToBytes(data.stateVector))
           break
         }
         case 'awareness':
@@ -56,18 +39,15 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
           break
       }
     } catch (err) {
-      end(CloseCode.malformed, `bad event from server: ${(err as Error).message}`)
+      tier.malformed(`bad event from server: ${(err as Error).message}`)
     }
   }
 
   void (async () => {
     try {
       const { answer, serverSv } = await handshake(ctx, abort.signal)
-      if (ended) return
-      const missing = missingFor(ctx.doc, serverSv)
-      live = true // from here on local updates are posted; everything before is in `missing`
-      if (missing != null) uploads.push(missing)
-      if (ctx.awareness.getLocalState() !== null && !ctx.probe) awarenessUploads.push()
+      if (tier.ended) return
+      tier.goLive(serverSv)
       let opened = false
       const url = docUrl(ctx, 'events', { cursor: answer.cursor })
       await readSse(ctx.fetch, url, { signal: abort.signal }, {
@@ -79,24 +59,11 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
         message: onMessage
       }, { idleTimeoutMs: 45_000 })
       // The server (or a proxy) ended the stream: reconnect.
-      end(opened ? CloseCode.goingAway : ABNORMAL_CLOSURE, 'stream ended')
+      tier.end(opened ? CloseCode.goingAway : ABNORMAL_CLOSURE, 'stream ended')
     } catch (err) {
-      if (!ended) fail(err)
+      if (!tier.ended) tier.fail(err)
     }
   })()
 
-  return {
-    name: 'sse',
-    sendUpdate (update) { if (live) uploads.push(update) },
-    sendAwareness () { if (live) awarenessUploads.push() },
-    close () {
-      if (ended) return
-      ended = true
-      live = false
-      uploads.stop()
-      awarenessUploads.stop()
-      abort.abort()
-      if (!ctx.probe) endSession(ctx)
-    }
-  }
+  return tier.transport('sse')
 }

@@ -18,23 +18,9 @@ import { formatCursor, parseCursor } from '../../shared/cursor.js'
 import type { WeftContext } from '../context.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
+import type { PollBody } from '../../shared/poll.js'
 import type { HttpSession } from './http-session.js'
 
-/** What a 200 poll answer carries (all binary fields base64). */
-export interface PollBody {
-  /** Resume cursor: pass it to the next poll (or to the SSE stream as `?cursor=`). */
-  cursor: string
-  /** Awareness cursor: pass it to the next poll as `?aw=`. */
-  aw: string
-  /** Records after the cursor merged into one Yjs update (or, on reset, the state the client lacks). */
-  update?: string
-  /** An awareness update (y-protocols encoding) with every change after `aw`. */
-  awareness?: string
-  /** Set when the cursor was missing, garbage or outside the retained window. */
-  reset?: true
-  /** On reset: the server's state vector, so the client can send what the server lacks. */
-  stateVector?: string
-}
 
 interface Waiter {
   res: Response
