@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { benchDir, buildAll } from './lib/build.js'
-import type { BenchContext } from './lib/context.js'
+import { failures, onFailure, type BenchContext } from './lib/context.js'
 import { LoadGen } from './lib/loadgen.js'
 import { aggregate, environment, markdown } from './lib/report.js'
 import { coldload } from './scenarios/coldload.js'
@@ -39,6 +39,7 @@ const log = (line: string): void => { process.stderr.write(`[${((performance.now
 log(`weft bench ${quick ? '(quick)' : ''}: ${only.join(', ')}`)
 for (const [k, v] of Object.entries(env)) log(`  ${k}: ${v}`)
 
+onFailure(log)
 await buildAll()
 const loadgen = new LoadGen()
 const ctx: BenchContext = {
@@ -53,7 +54,7 @@ const ctx: BenchContext = {
 const resultsDir = join(benchDir, 'results')
 mkdirSync(resultsDir, { recursive: true })
 const file = join(resultsDir, `${env.date!.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`)
-const save = (): void => writeFileSync(file, JSON.stringify({ env, quick, command: process.argv.slice(2), samples: ctx.samples }, null, 1))
+const save = (): void => writeFileSync(file, JSON.stringify({ env, quick, command: process.argv.slice(2), failures, samples: ctx.samples }, null, 1))
 
 try {
   for (const name of only) {
@@ -67,4 +68,4 @@ try {
 
 const table = markdown(aggregate(ctx.samples))
 const header = Object.entries(env).map(([k, v]) => `- ${k}: ${v}`).join('\n')
-process.stdout.write(`\n## Weft bench ${quick ? '(quick) ' : ''}— medians of ${ctx.repeats} run(s)\n\n${header}\n\n${table}\n\nraw samples: ${file}\ntook ${((performance.now() - started) / 1000).toFixed(0)} s\n`)
+process.stdout.write(`\n## Weft bench ${quick ? '(quick) ' : ''}— medians of ${ctx.repeats} run(s)\n\n${header}\n\n${table}\n\n${failures.length === 0 ? 'no failed runs' : `FAILED runs (${failures.length}):\n${failures.map(f => `- ${f.target}: ${f.error}`).join('\n')}`}\n\nraw samples: ${file}\ntook ${((performance.now() - started) / 1000).toFixed(0)} s\n`)

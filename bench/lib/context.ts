@@ -43,12 +43,25 @@ export const meter = (t: RunningTarget): Meter => ({ cpu0: cpuMs(t.pid), t0: per
 export const cpuSince = (t: RunningTarget, m: Meter): number => cpuMs(t.pid) - m.cpu0
 export const rssMb = (t: RunningTarget): number => rssKb(t.pid) / 1024
 
-/** Starts a target, runs `body`, and always disposes of it. */
-export async function withTarget<T> (name: TargetName, body: (t: RunningTarget) => Promise<T>, nodeFlags: string[] = []): Promise<T> {
-  const t = await RunningTarget.start(name, nodeFlags)
+/** Runs that threw: logged, kept in the results, and the bench goes on with the next run. */
+export const failures: Array<{ target: TargetName, error: string }> = []
+let logFailure: (line: string) => void = line => { process.stderr.write(line + '\n') }
+export function onFailure (log: (line: string) => void): void { logFailure = log }
+
+/**
+ * Starts a target, runs `body`, and always disposes of it. A run that throws (a target that
+ * never answers, a loadgen error) is recorded as a failure instead of ending the whole bench.
+ */
+export async function withTarget (name: TargetName, body: (t: RunningTarget) => Promise<void>, nodeFlags: string[] = []): Promise<void> {
+  let t: RunningTarget | null = null
   try {
-    return await body(t)
+    t = await RunningTarget.start(name, nodeFlags)
+    await body(t)
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0]!
+    failures.push({ target: name, error })
+    logFailure(`  FAILED ${name}: ${error}${t !== null && t.errors !== '' ? ` (server stderr: ${t.errors.slice(-300)})` : ''}`)
   } finally {
-    await t.dispose()
+    await t?.dispose()
   }
 }

@@ -80,7 +80,7 @@ export async function coldStore (args: StoreArgs): Promise<unknown> {
   const framing = new Framing(args.dialect, args.doc)
   const url = `${args.url}/${encodeURIComponent(args.doc)}`
   const writer = new RawClient({ url, framing, localAddress: '127.0.0.1' })
-  if (await settle([writer], 30_000) > 0) throw new Error(`writer could not connect: ${writer.error}`)
+  if (await settle([writer], 60_000) > 0) throw new Error(`writer did not sync in 60 s (error ${writer.error}, close code ${writer.closeCode})`)
   const t1 = performance.now()
   let bytes = 0
   for (const u of updates) { writer.send(framing.update(u)); bytes += u.byteLength }
