@@ -1,12 +1,9 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import express from 'express'
 import { createWeft } from '../server/weft.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { WeftOptionsError } from '../server/options.js'
 import type { UpdateEvent } from '../server/weft.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startMounted, startServer, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -44,15 +41,9 @@ describe('embedding API', () => {
   })
 
   it('routes mount in an Express app under a prefix, and attach() leaves the app its requests', async () => {
-    const weft = await createWeft({ storage: memoryStorage() })
-    const app = express()
-    app.get('/', (_req, res) => { res.send('my app') })
-    app.use('/collab', weft.router)
-    const server = createServer(app)
-    weft.attach(server)
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    cleanups.push(async () => { await weft.close(); server.closeAllConnections(); await new Promise(r => server.close(r)) })
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const s = await startMounted({ storage: memoryStorage() }, '/collab', app => { app.get('/', (_req, res) => { res.send('my app') }) })
+    cleanups.push(() => s.close())
+    const base = s.url
     expect(await (await fetch(`${base}/`)).text()).toBe('my app')
     expect(await (await fetch(`${base}/collab/healthz`)).text()).toBe('ok\n')
     const c = stockClient(base.replace('http', 'ws'), 'mounted')

@@ -7,17 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { startServer, tempDir, type TestServer } from './helpers/server.js'
+import { startMounted, startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { artifactsDir, chromiumAvailable, launchChromium } from './helpers/chromium.js'
 import { waitFor } from './helpers/wait.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 import { buildUi, uiBundleStale } from '../client/ui/build.js'
 import { hsToken, SECRET } from './helpers/tokens.js'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import express from 'express'
-import { createWeft } from '../server/weft.js'
 
 const suite = 'ui-browser'
 const runnable = chromiumAvailable(suite)
@@ -222,13 +218,8 @@ describe.skipIf(!runnable)('first-run pages in Chromium', () => {
   })
 
   it('under a mount prefix (app.use(\'/collab\', weft.router)) the editor edits the right doc', async () => {
-    const weft = await createWeft({ storage: leveldbStorage(join(dir.path, 'mounted')) })
-    const app = express()
-    app.use('/collab', weft.router)
-    const http = createServer(app)
-    weft.attach(http)
-    await new Promise<void>(resolve => http.listen(0, '127.0.0.1', resolve))
-    const port = (http.address() as AddressInfo).port
+    const mounted = await startMounted({ storage: leveldbStorage(join(dir.path, 'mounted')) }, '/collab')
+    const { weft, port } = mounted
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 760 } })
     try {
       const page = await openEditor(ctx, `http://127.0.0.1:${port}/collab/edit/m`)
@@ -241,9 +232,7 @@ describe.skipIf(!runnable)('first-run pages in Chromium', () => {
       expect(weft.context.registry.get('collab/m')).toBeUndefined()
     } finally {
       await ctx.close()
-      await weft.close()
-      http.closeAllConnections()
-      await new Promise<void>(resolve => http.close(() => resolve()))
+      await mounted.close()
     }
   })
 

@@ -4,11 +4,9 @@
  * and that `ui: false` / `--no-ui` removes the pages.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createServer, request as httpRequest } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import express from 'express'
+import { request as httpRequest } from 'node:http'
 import * as Y from 'yjs'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startMounted, startServer, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { hsToken, SECRET } from './helpers/tokens.js'
 import { startChildServer } from './helpers/child-server.js'
@@ -76,13 +74,8 @@ describe('first-run pages', () => {
   })
 
   it('links and snippets follow the mount point and the Host header, escaped', async () => {
-    const weft = await createWeft({ storage: memoryStorage() })
-    const app = express()
-    app.use('/collab', weft.router)
-    const http = createServer(app)
-    weft.attach(http)
-    await new Promise<void>(resolve => http.listen(0, '127.0.0.1', resolve))
-    const port = (http.address() as AddressInfo).port
+    const mounted = await startMounted({ storage: memoryStorage() }, '/collab')
+    const { port } = mounted
     try {
       const html = await (await fetch(`http://127.0.0.1:${port}/collab/`)).text()
       expect(html).toContain('href="/collab/edit/welcome"')
@@ -98,9 +91,7 @@ describe('first-run pages', () => {
       expect(hostile.body).not.toContain('<img src=y')
       expect(hostile.body).toContain('&lt;img src=y onerror=alert(1)&gt;')
     } finally {
-      await weft.close()
-      http.closeAllConnections()
-      await new Promise<void>(resolve => http.close(() => resolve()))
+      await mounted.close()
     }
   })
 

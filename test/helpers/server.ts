@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import express from 'express'
 import { createWeft, type Weft } from '../../server/weft.js'
 import type { WeftOptions } from '../../server/options.js'
 
@@ -22,6 +23,25 @@ export async function startServer (options: WeftOptions = {}, port = 0): Promise
   const weft = await createWeft(options)
   const http = createServer()
   weft.attach(http)
+  return await listen(weft, http, port)
+}
+
+/**
+ * Weft as an embedder mounts it: `app.use(prefix, weft.router)` in an Express app (which
+ * `setup` may give routes of its own first) and `weft.attach()` for the upgrades.
+ * `url` is the server's root, without the prefix.
+ */
+export async function startMounted (options: WeftOptions, prefix: string, setup?: (app: express.Express) => void): Promise<TestServer> {
+  const weft = await createWeft(options)
+  const app = express()
+  setup?.(app)
+  app.use(prefix, weft.router)
+  const http = createServer(app)
+  weft.attach(http)
+  return await listen(weft, http, 0)
+}
+
+async function listen (weft: Weft, http: Server, port: number): Promise<TestServer> {
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(port, '127.0.0.1', () => resolve())
