@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startChildServer, type ChildServer } from './helpers/child-server.js'
 import { stockClient, synced } from './helpers/providers.js'
-import { tempDir } from './helpers/server.js'
+import { cleanupAfterEach, tempDir } from './helpers/server.js'
 import { waitFor } from './helpers/wait.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -11,8 +11,7 @@ const cli = (args: string[]): ReturnType<typeof spawnSync> =>
   spawnSync(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 })
 
 describe('CLI', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+  const cleanups = cleanupAfterEach()
 
   it('--help prints usage and exits 0', () => {
     const r = cli(['--help'])

@@ -4,18 +4,14 @@
  * removed, where it must fall back to SSE + POST on its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import express from 'express'
 import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
-import { createWeft, type Weft } from '../server/weft.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { chromiumAvailable, launchChromium } from './helpers/chromium.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
-import { tempDir } from './helpers/server.js'
+import { startMounted, tempDir, type TestServer } from './helpers/server.js'
 import { waitFor as waitUntil } from './helpers/wait.js'
 
 // A shared 2-core machine can be slow: generous waits (they end as soon as the condition holds).
@@ -36,8 +32,7 @@ window.__weft = { doc, provider, text: doc.getText('text') }
 }
 
 describe.skipIf(!run)('client bundle in Chromium', { timeout: 90_000 }, () => {
-  let weft: Weft
-  let http: Server
+  let server: TestServer
   let base: string
   let browser: Browser
   const out = tempDir('weft-bundle-')
@@ -55,24 +50,18 @@ describe.skipIf(!run)('client bundle in Chromium', { timeout: 90_000 }, () => {
       logLevel: 'silent'
     })
     const bundle = readFileSync(join(out.path, 'weft-client.js'))
-    weft = await createWeft({ storage: memoryStorage() })
-    const app = express()
-    app.get('/weft-client.js', (_req, res) => { res.type('text/javascript').send(bundle) })
-    app.get('/page/:doc', (req, res) => { res.type('html').send(page(req.params.doc, req.query.ws === '0')) })
-    app.use(weft.router)
-    http = createServer(app)
-    weft.attach(http)
-    await new Promise<void>(resolve => http.listen(0, '127.0.0.1', () => resolve()))
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+    server = await startMounted({ storage: memoryStorage() }, '/', app => {
+      app.get('/weft-client.js', (_req, res) => { res.type('text/javascript').send(bundle) })
+      app.get('/page/:doc', (req, res) => { res.type('html').send(page(req.params.doc, req.query.ws === '0')) })
+    })
+    base = server.url
     browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {
     for (const s of stocks.splice(0)) s.destroy()
     await browser?.close()
-    await weft?.close()
-    http?.closeAllConnections()
-    await new Promise<void>(resolve => http ? http.close(() => resolve()) : resolve())
+    await server?.close()
     out.remove()
   })
 

@@ -1,15 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createWeft } from '../server/weft.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { WeftOptionsError } from '../server/options.js'
 import type { UpdateEvent } from '../server/weft.js'
-import { startMounted, startServer, type TestServer } from './helpers/server.js'
+import { cleanupAfterEach, startMounted, startServer, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { waitFor } from './helpers/wait.js'
 
 describe('embedding API', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+  const cleanups = cleanupAfterEach()
   const serve = async (): Promise<TestServer> => {
     const s = await startServer({ storage: memoryStorage() })
     cleanups.push(() => s.close())

@@ -1,17 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { Level } from 'level'
-import { startServer, tempDir, type TestServer } from './helpers/server.js'
+import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { waitFor } from './helpers/wait.js'
 import { startChildServer } from './helpers/child-server.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 
 describe('persistence and document lifecycle (LevelDB)', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanups = cleanupAfterEach()
   const dir = (): string => { const d = tempDir(); cleanups.push(d.remove); return d.path }
   const server = async (path: string, opts = {}): Promise<TestServer> => {
     const s = await startServer({ storage: leveldbStorage(path), ...opts })

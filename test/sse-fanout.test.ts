@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { startServer, type TestServer } from './helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { cleanupAfterEach, startServer, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { sseMirror, mirrorReady, type SseMirror } from './helpers/sse.js'
 import { sleep, waitFor } from './helpers/wait.js'
@@ -8,10 +8,7 @@ import { memoryStorage } from '../server/storage/memory.js'
 import type { WeftOptions } from '../server/options.js'
 
 describe('SSE fan-out', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanups = cleanupAfterEach()
   async function server (opts: WeftOptions = {}): Promise<TestServer> {
     const s = await startServer({ storage: memoryStorage(), ...opts })
     cleanups.push(() => s.close())

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { startServer, tempDir, type TestServer } from './helpers/server.js'
+import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
 import { sseMirror, mirrorReady, type SseMirror } from './helpers/sse.js'
 import { sleep, waitFor } from './helpers/wait.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
@@ -9,10 +9,7 @@ import type { DocHandle } from '../server/docs/handle.js'
 import { formatCursor, parseCursor } from '../shared/cursor.js'
 
 describe('SSE resume by cursor', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanups = cleanupAfterEach()
   async function server (opts: WeftOptions = {}, path?: string): Promise<TestServer> {
     let dir = path
     if (dir === undefined) {

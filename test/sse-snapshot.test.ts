@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { startServer, type TestServer } from './helpers/server.js'
+import { cleanupAfterEach, startServer, type TestServer } from './helpers/server.js'
 import { sseMirror } from './helpers/sse.js'
 import { sleep, waitFor } from './helpers/wait.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { AuthError, type WeftOptions } from '../server/options.js'
 
 describe('GET /docs/:doc snapshot', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanups = cleanupAfterEach()
   async function server (opts: WeftOptions = {}): Promise<TestServer> {
     const s = await startServer({ storage: memoryStorage(), ...opts })
     cleanups.push(() => s.close())

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import http from 'node:http'
 import * as Y from 'yjs'
-import { startServer, tempDir, type TestServer } from './helpers/server.js'
+import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { openSse, sseMirror, mirrorReady, type SseClient, type SseMirror } from './helpers/sse.js'
 import { sleep, waitFor } from './helpers/wait.js'
@@ -18,10 +18,7 @@ const seqOf = (doc: string, id: string): number => {
 }
 
 describe('SSE observers', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanups = cleanupAfterEach()
   async function server (opts: WeftOptions = {}): Promise<TestServer> {
     const dir = tempDir()
     const s = await startServer({ storage: leveldbStorage(dir.path), ...opts })

@@ -1,13 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { startServer, tempDir, type TestServer } from './helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
 import { stockClient, synced, type StockClient } from './helpers/providers.js'
 import { waitFor } from './helpers/wait.js'
 import { loadTrace } from './helpers/traces.js'
 import { leveldbStorage } from '../server/storage/leveldb.js'
 
 describe('replaying a real editing trace through the server', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+  const cleanups = cleanupAfterEach()
 
   it('friendsforever (linearised): three editors taking turns end at the trace\'s endContent, as do a watcher and a restart', async () => {
     const trace = loadTrace('friendsforever_flat')

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express from 'express'
+import { afterEach } from 'vitest'
 import { createWeft, type Weft } from '../../server/weft.js'
 import type { WeftOptions } from '../../server/options.js'
 
@@ -69,4 +70,16 @@ async function listen (weft: Weft, http: Server, port: number): Promise<TestServ
 export function tempDir (prefix = 'weft-test-'): { path: string, remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/**
+ * Undo work after each test of the enclosing describe, last registered first:
+ * `const cleanups = cleanupAfterEach()`, then `cleanups.push(() => server.close())`.
+ */
+export function cleanupAfterEach (): { push: (...fn: Array<() => unknown>) => void } {
+  const fns: Array<() => unknown> = []
+  afterEach(async () => {
+    for (const fn of fns.splice(0).reverse()) await fn()
+  })
+  return { push: (...fn) => { fns.push(...fn) } }
 }
