@@ -1,4 +1,4 @@
-/** Reading the real editing traces in `../shared/data/editing-traces/` (see its README). */
+/** Reading the real editing traces in `test/fixtures/editing-traces/` (see its README). */
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import * as Y from 'yjs'

@@ -11,7 +11,7 @@ import { record, rotation, rssMb, sleep, withTarget, type BenchContext } from '.
 import type { TargetName } from '../lib/targets.js'
 
 const targets: TargetName[] = ['weft', 'reference', 'hocuspocus']
-export const tracesDir = join(rootDir, '../shared/data/editing-traces')
+export const tracesDir = join(rootDir, 'test/fixtures/editing-traces')
 
 export async function coldload (ctx: BenchContext): Promise<void> {
   const trace = join(tracesDir, 'automerge-paper.json.gz')

@@ -1,4 +1,4 @@
-/** Loads the real editing traces from ../shared/data/editing-traces (see its README). */
+/** Loads the real editing traces vendored in test/fixtures/editing-traces (see its README). */
 import { readFileSync, existsSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
@@ -9,10 +9,10 @@ export interface SequentialTrace {
   txns: Array<{ patches: Array<[number, number, string]> }>
 }
 
-export const tracesDir = fileURLToPath(new URL('../../../shared/data/editing-traces/', import.meta.url))
+export const tracesDir = fileURLToPath(new URL('../fixtures/editing-traces/', import.meta.url))
 
 export function loadTrace (name: string): SequentialTrace {
   const path = `${tracesDir}${name}.json.gz`
-  if (!existsSync(path)) throw new Error(`editing trace not found at ${path} (the team resources must sit beside the project)`)
+  if (!existsSync(path)) throw new Error(`editing trace not found at ${path}`)
   return JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as SequentialTrace
 }
