@@ -17,7 +17,10 @@ export interface ChildServer {
 }
 
 export async function startChildServer (args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', '--host', '127.0.0.1', ...args], {
+  // Port 0 unless the test names one: the CLI's default (1234) collides with a developer's own
+  // `npm start` and with other test files running at the same time.
+  const port0 = args.includes('--port') ? [] : ['--port', '0']
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', '--host', '127.0.0.1', ...port0, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
