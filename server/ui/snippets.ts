@@ -40,9 +40,9 @@ provider.once('sync', () => text.insert(0, 'Hello from y-websocket! '))`
     title: 'Editor — Weft client (survives hostile proxies)',
     who: 'Same API as WebsocketProvider, but falls back to SSE + POST, then long polling, when WebSockets are blocked.',
     lang: 'js',
-    template: `// npm install yjs weft
+    template: `// npm install yjs y-weft
 import * as Y from 'yjs'
-import { WeftProvider } from 'weft/client'
+import { WeftProvider } from 'y-weft/client'
 
 const doc = new Y.Doc()
 const provider = new WeftProvider('{{http}}', {{doc}}, doc)
