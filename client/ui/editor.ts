@@ -7,7 +7,7 @@
  */
 import * as Y from 'yjs'
 import { EditorView, basicSetup } from 'codemirror'
-import { placeholder } from '@codemirror/view'
+import { placeholder, ViewPlugin, type EditorView as View } from '@codemirror/view'
 import { markdown } from '@codemirror/lang-markdown'
 import { yCollab } from 'y-codemirror.next'
 import { connect, type Connection } from './connect.js'
@@ -35,12 +35,36 @@ function readConfig (): PageConfig {
 const theme = EditorView.theme({
   '&': { height: '100%', fontSize: '15px', backgroundColor: '#fff' },
   '.cm-scroller': { fontFamily: 'ui-monospace, SFMono-Regular, "JetBrains Mono", Menlo, Consolas, monospace', lineHeight: '1.6' },
-  '.cm-content': { padding: '18px 0' },
+  // Room above the first line for remote carets' name labels (they sit 1.45em above the caret).
+  '.cm-content': { padding: '26px 0 18px' },
   '.cm-gutters': { backgroundColor: '#fafafa', borderRight: '1px solid #eee', color: '#aaa' },
   '&.cm-focused': { outline: 'none' },
   // Show remote names all the time (y-codemirror.next only shows them on hover): seeing who
   // types where is the point of this page.
-  '.cm-ySelectionInfo': { opacity: '1', fontFamily: 'system-ui, sans-serif', fontWeight: '600', padding: '1px 5px', borderRadius: '4px 4px 4px 0', top: '-1.45em' }
+  '.cm-ySelectionInfo': { opacity: '1', fontFamily: 'system-ui, sans-serif', fontWeight: '600', padding: '1px 5px', borderRadius: '4px 4px 4px 0', top: '-1.45em' },
+  '.cm-ySelectionInfo.weft-flip': { left: 'auto', right: '-1px', borderRadius: '4px 4px 0 4px' }
+})
+
+/**
+ * Keeps remote carets' name labels inside the editor: y-codemirror.next hangs each label to the
+ * right of its caret, so a caret near the right edge (most of a phone's line) had its name cut
+ * off. After each layout, a label that would stick out is anchored to the caret's right instead.
+ */
+const labelsInside = ViewPlugin.fromClass(class {
+  constructor (readonly view: View) { this.schedule() }
+  update (): void { this.schedule() }
+  schedule (): void {
+    this.view.requestMeasure({
+      read: view => {
+        const edge = view.scrollDOM.getBoundingClientRect().right
+        return [...view.contentDOM.querySelectorAll<HTMLElement>('.cm-ySelectionInfo')].map(label => {
+          const caret = label.parentElement!.getBoundingClientRect()
+          return { label, flip: caret.left + label.offsetWidth > edge }
+        })
+      },
+      write: labels => { for (const { label, flip } of labels) label.classList.toggle('weft-flip', flip) }
+    })
+  }
 })
 
 function el<K extends keyof HTMLElementTagNameMap> (tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
@@ -94,7 +118,8 @@ function start (): void {
       EditorView.lineWrapping,
       theme,
       placeholder('Start typing… then open this page in a second tab and watch both converge.'),
-      yCollab(ytext, connection.awareness, { undoManager: new Y.UndoManager(ytext) })
+      yCollab(ytext, connection.awareness, { undoManager: new Y.UndoManager(ytext) }),
+      labelsInside
     ]
   })
 

@@ -44,7 +44,8 @@ body { display: flex; flex-direction: column; overflow: hidden; }
 .notice code { background: #f1f2f4; padding: 2px 7px; border-radius: 6px; }
 #auth-hint { display: none; color: var(--bad); }
 body.needs-token #auth-hint { display: inline; }
-@media (max-width: 760px) { .me-field, .bar nav .optional, #people { display: none; } .stage { padding: 0; } .sheet { border-radius: 0; border: 0; } }
+@media (max-width: 760px) { .me-field, .bar nav .optional, #people, .status .hint { display: none; } .stage { padding: 0; } .sheet { border-radius: 0; border: 0; } .bar { gap: 10px; padding: 0 12px; } .status { gap: 6px; padding: 0 10px; } }
+@media (max-width: 420px) { .status .pill { padding-left: 7px; padding-right: 7px; } .status .dotsep, #chars { display: none; } }
 `
 
 export function renderEdit (m: EditModel): string {
@@ -76,7 +77,7 @@ export function renderEdit (m: EditModel): string {
   <span id="count"></span><span class="dotsep"></span><span id="chars"></span>
   <span id="auth-hint">· this server needs a token: add <code>?token=…</code> to the URL</span>
   <span class="spacer"></span>
-  <span>open this page in another tab to see it sync · weft ${escapeHtml(m.version)}</span>
+  <span class="hint">open this page in another tab to see it sync · weft ${escapeHtml(m.version)}</span>
 </footer>
 <script type="application/json" id="weft-config">${jsonForScript(config)}</script>
 ${m.script !== null ? `<script type="module" src="${base}/ui/assets/${escapeHtml(m.script)}"></script>` : ''}`

@@ -62,6 +62,8 @@ table.docs td.num, table.docs th.num { text-align: right; font-variant-numeric: 
 table.docs .name { font-family: var(--mono); font-size: 13px; font-weight: 600; color: var(--ink); cursor: pointer; overflow-wrap: anywhere; }
 table.docs .name:hover { color: var(--accent); }
 table.docs .acts { display: flex; gap: 10px; justify-content: flex-end; font-size: 13px; white-space: nowrap; }
+/* A phone has room for the name, who is there and the links: size and age are on the laptop view. */
+@media (max-width: 600px) { table.docs .opt { display: none; } table.docs .acts { flex-direction: column; align-items: flex-end; gap: 4px; } table.docs th { letter-spacing: 0; } }
 .live { display: inline-block; min-width: 22px; padding: 0 7px; border-radius: 999px; background: var(--ok-soft); color: var(--ok); font-weight: 700; text-align: center; }
 .live.zero { background: #f1f2f4; color: var(--muted); font-weight: 500; }
 .empty, .locked { color: var(--muted); padding: 18px 0 6px; }
@@ -238,7 +240,7 @@ const homeScript = `
     }
     const table = el('table', 'docs')
     const head = el('tr')
-    for (const [label, cls] of [['Name'], ['Editors', 'num'], ['Observers', 'num'], ['Stored', 'num'], ['Last change'], ['', 'num']]) head.append(el('th', cls, label))
+    for (const [label, cls] of [['Name'], ['Editors', 'num'], ['Observers', 'num'], ['Stored', 'num opt'], ['Last change', 'opt'], ['', 'num']]) head.append(el('th', cls, label))
     table.append(head)
     for (const d of data.docs) {
       const tr = el('tr')
@@ -250,9 +252,9 @@ const homeScript = `
       name.append(n)
       const ed = el('td', 'num'); ed.append(live(d.editors))
       const ob = el('td', 'num'); ob.append(live(d.observers))
-      const st = el('td', 'num', d.stored ? size(d.bytes) : '—')
+      const st = el('td', 'num opt', d.stored ? size(d.bytes) : '—')
       st.title = d.records + ' stored record(s)'
-      const lc = el('td', 'muted', ago(d.lastChange))
+      const lc = el('td', 'muted opt', ago(d.lastChange))
       const acts = el('td')
       const wrap = el('div', 'acts')
       const p = paths(d.name)
