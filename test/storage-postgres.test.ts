@@ -23,6 +23,16 @@ if (available) {
       return {
         storage,
         reopen: async () => postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 }),
+        async rewrite (doc, seq, edit) {
+          const client = new pg.Client({ connectionString: postgresUrl })
+          await client.connect()
+          const { rows } = await client.query<{ update: Buffer }>(`SELECT update FROM ${prefix}_updates WHERE doc = $1 AND seq = $2`, [doc, seq])
+          const stored = rows[0]?.update
+          await client.query(`INSERT INTO ${prefix}_updates (doc, seq, update) VALUES ($1, $2, $3) ON CONFLICT (doc, seq) DO UPDATE SET update = EXCLUDED.update`,
+            [doc, seq, Buffer.from(edit(stored === undefined ? undefined : new Uint8Array(stored)))])
+          await client.end()
+          return storage
+        },
         cleanup: async () => { await storage.close(); await dropTables(prefix) }
       }
     }

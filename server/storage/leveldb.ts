@@ -1,14 +1,23 @@
 /**
  * LevelDB, the embedded default (`./data`). Keys sort by doc then sequence:
- *   u\0<doc>\0<seq as 14 hex digits>  → update bytes
- *   q\0<doc>\0<seq as 14 hex digits>  → quarantined update bytes
+ *   u\0<doc>\0<seq as 14 hex digits>  → stored record (record-codec.ts: checksum + update)
+ *   q\0<doc>\0<seq as 14 hex digits>  → quarantined stored record
+ *   h\0probe                          → written and removed to prove a recovered store works
  * Doc names never contain control characters (checked at the edge), so \0 is a safe separator,
  * and fixed-width hex keeps lexicographic order equal to numeric order (seq < 2^53).
  * Writes are LevelDB batches: atomic, and in the OS before the promise resolves, so a SIGKILLed
  * process loses nothing that was acknowledged (a power cut may; see README "Durability").
+ *
+ * After a failed write the store refuses writes until it has reopened. A write that fails part
+ * way (ENOSPC on a full disk) leaves a torn record in LevelDB's write-ahead log, and LevelDB
+ * keeps appending after it: on the next open it drops the rest of that log block ("dropping
+ * bytes … checksum mismatch"), taking later, acknowledged writes with it. Closing and opening
+ * replays the log up to the torn record (an unacknowledged write), writes what it holds to a
+ * table file and starts a fresh log; a probe write and read then prove the store works.
  */
 import { Level } from 'level'
-import type { Storage, StoredDocInfo, UpdateRecord } from './types.js'
+import type { Storage, StoredDocInfo } from './types.js'
+import { decodeRecord, encodeRecord, storedUpdateLength } from './record-codec.js'
 
 const SEP = '\u0000'
 const END = '\u0001'
@@ -16,40 +25,114 @@ const seqKey = (seq: number): string => seq.toString(16).padStart(14, '0')
 const updateKey = (doc: string, seq: number): string => `u${SEP}${doc}${SEP}${seqKey(seq)}`
 const quarantineKey = (doc: string, seq: number): string => `q${SEP}${doc}${SEP}${seqKey(seq)}`
 const docRange = (doc: string): { gte: string, lt: string } => ({ gte: `u${SEP}${doc}${SEP}`, lt: `u${SEP}${doc}${END}` })
+const seqOf = (key: string): number => parseInt(key.slice(key.lastIndexOf(SEP) + 1), 16)
+const PROBE_KEY = `h${SEP}probe`
+/** Reopen attempts after a failure: quickly at first, then at most every 5 s while the disk stays full. */
+const RETRY_MIN_MS = 100
+const RETRY_MAX_MS = 5000
 
-type Put = { type: 'put', key: string, value: Uint8Array }
+type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+interface Waiter { resolve: () => void, reject: (err: Error) => void }
 
 export function leveldbStorage (location: string): Storage {
   const db = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
   let closing: Promise<void> | null = null
+  /** Set by a failed write, cleared by a successful reopen: while set, no write is issued. */
+  let broken: Error | null = null
+  let recovering: Promise<void> | null = null
+  let retryMs = RETRY_MIN_MS
+  let lastAttempt = 0
+  let retryTimer: NodeJS.Timeout | null = null
 
-  // Group commit across docs: every append issued in the same event-loop turn (each doc already
-  // groups its own) goes to LevelDB as ONE batch at setImmediate — one native call and one
-  // thread-pool hop instead of one per doc. Each append stays atomic (it is part of one atomic
-  // batch) and still resolves only once written. Bench (fanout 50×10, 1×): the per-doc batches
-  // were the largest single main-thread cost; see the commit message for before/after.
-  let queued: { ops: Put[], waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> } | null = null
-  function flushQueued (): void {
-    const q = queued!
-    queued = null
-    db.batch(q.ops).then(() => { for (const w of q.waiters) w.resolve() }, (err: Error) => { for (const w of q.waiters) w.reject(err) })
+  function scheduleRetry (): void {
+    if (retryTimer != null || closing != null) return
+    retryTimer = setTimeout(() => {
+      retryTimer = null
+      if (broken != null) recover().catch(() => {})
+    }, retryMs)
+    retryTimer.unref()
   }
-  async function appendGrouped (ops: Put[]): Promise<void> {
+
+  function markBroken (err: Error): void {
+    if (broken == null) retryMs = RETRY_MIN_MS
+    broken = err
+    scheduleRetry()
+  }
+
+  async function reopen (): Promise<void> {
+    lastAttempt = Date.now()
+    try {
+      if (closing != null) throw new Error('storage is closed')
+      if (db.status === 'open') await db.close()
+      await db.open()
+      await db.put(PROBE_KEY, new Uint8Array([1]))
+      if ((await db.get(PROBE_KEY))?.[0] !== 1) throw new Error('LevelDB probe read back wrong bytes')
+      await db.del(PROBE_KEY)
+      broken = null
+      if (retryTimer != null) { clearTimeout(retryTimer); retryTimer = null }
+    } catch (err) {
+      broken = err as Error
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)
+      scheduleRetry()
+      throw err
+    }
+  }
+
+  /** One reopen at a time; everyone waiting for the store shares it. */
+  function recover (): Promise<void> {
+    recovering ??= reopen().finally(() => { recovering = null })
+    return recovering
+  }
+
+  /** Resolves when writes may be issued: at once when healthy, else after a reopen. */
+  async function writable (): Promise<void> {
+    if (broken == null) return
+    // Throttled: while the disk stays full, writers are refused without a reopen each.
+    if (recovering == null && Date.now() - lastAttempt < retryMs) {
+      throw new Error(`storage is recovering from a failed write: ${broken.message}`)
+    }
+    await recover()
+  }
+
+  // All writes go through one queue with ONE LevelDB batch in flight at a time. Group commit:
+  // everything queued meanwhile (any doc, appends and compactions alike) goes as the next batch —
+  // one native call and one thread-pool hop instead of one per doc. Each write stays atomic (it
+  // is part of one atomic batch) and resolves only once written. One-at-a-time also means no
+  // batch is issued before the previous one's failure is known: a batch issued behind a failed
+  // one could land after its torn log record and be acknowledged, then lost on replay.
+  let queued: { ops: Op[], waiters: Waiter[] } | null = null
+  let inFlight = false
+  function flush (): void {
+    if (inFlight || queued === null) return
+    const q = queued
+    queued = null
+    inFlight = true
+    writable()
+      .then(async () => {
+        try {
+          await db.batch(q.ops)
+        } catch (err) {
+          markBroken(err as Error)
+          throw err
+        }
+      })
+      .then(() => { for (const w of q.waiters) w.resolve() }, (err: Error) => { for (const w of q.waiters) w.reject(err) })
+      .finally(() => { inFlight = false; flush() })
+  }
+  async function write (ops: Op[]): Promise<void> {
+    if (ops.length === 0) return
     if (queued === null) {
       queued = { ops: [], waiters: [] }
-      setImmediate(flushQueued)
+      setImmediate(flush)
     }
     const q = queued
     for (const op of ops) q.ops.push(op)
     await new Promise<void>((resolve, reject) => q.waiters.push({ resolve, reject }))
   }
 
-  async function records (doc: string): Promise<UpdateRecord[]> {
-    const out: UpdateRecord[] = []
-    for await (const [key, value] of db.iterator(docRange(doc))) {
-      out.push({ seq: parseInt(key.slice(key.lastIndexOf(SEP) + 1), 16), update: value })
-    }
-    return out
+  /** Reads wait out a reopen in progress (the database is closed for a moment). */
+  async function readable (): Promise<void> {
+    if (recovering != null) await recovering.catch(() => {})
   }
 
   return {
@@ -58,47 +141,63 @@ export function leveldbStorage (location: string): Storage {
       await db.open()
     },
     async load (doc) {
-      return await records(doc)
+      await readable()
+      const out = []
+      for await (const [key, value] of db.iterator(docRange(doc))) {
+        const seq = seqOf(key)
+        out.push({ seq, ...decodeRecord(seq, value) })
+      }
+      return out
     },
     async append (doc, recs) {
-      await appendGrouped(recs.map(r => ({ type: 'put' as const, key: updateKey(doc, r.seq), value: r.update })))
+      await write(recs.map(r => ({ type: 'put' as const, key: updateKey(doc, r.seq), value: encodeRecord(r.seq, r.update) })))
     },
     async replace (doc, upToSeq, update) {
-      const ops: Array<{ type: 'del', key: string } | { type: 'put', key: string, value: Uint8Array }> = []
+      await readable()
+      const ops: Op[] = []
       for await (const key of db.keys({ ...docRange(doc), lte: updateKey(doc, upToSeq) })) {
         ops.push({ type: 'del', key })
       }
-      ops.push({ type: 'put', key: updateKey(doc, upToSeq), value: update })
-      await db.batch(ops)
+      ops.push({ type: 'put', key: updateKey(doc, upToSeq), value: encodeRecord(upToSeq, update) })
+      await write(ops)
     },
     async quarantine (doc, seqs) {
-      const ops: Array<{ type: 'del', key: string } | { type: 'put', key: string, value: Uint8Array }> = []
+      await readable()
+      const ops: Op[] = []
       for (const seq of seqs) {
         const value = await db.get(updateKey(doc, seq))
         if (value === undefined) continue
         ops.push({ type: 'put', key: quarantineKey(doc, seq), value }, { type: 'del', key: updateKey(doc, seq) })
       }
-      if (ops.length > 0) await db.batch(ops)
+      await write(ops)
     },
     async delete (doc) {
-      await db.clear(docRange(doc))
+      await readable()
+      const ops: Op[] = []
+      for await (const key of db.keys(docRange(doc))) ops.push({ type: 'del', key })
+      await write(ops)
     },
     async list () {
+      await readable()
       const docs = new Map<string, StoredDocInfo>()
       for await (const [key, value] of db.iterator({ gte: `u${SEP}`, lt: `u${END}` })) {
         const name = key.slice(2, key.lastIndexOf(SEP))
         let info = docs.get(name)
         if (info === undefined) docs.set(name, info = { name, records: 0, bytes: 0 })
         info.records++
-        info.bytes += value.byteLength
+        info.bytes += storedUpdateLength(value)
       }
       return [...docs.values()]
     },
     close () {
-      closing ??= db.close()
+      closing ??= (async () => {
+        if (retryTimer != null) clearTimeout(retryTimer)
+        await readable()
+        await db.close()
+      })()
       return closing
     },
-    ready: () => db.status === 'open'
+    ready: () => broken == null && db.status === 'open',
+    verify: writable
   }
 }
-

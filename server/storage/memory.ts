@@ -1,31 +1,43 @@
 /** An in-process store for tests and ephemeral servers (`--memory`): nothing survives a restart. */
-import type { Storage, StoredDocInfo, UpdateRecord } from './types.js'
+import type { Storage, StoredDocInfo } from './types.js'
+import { decodeRecord, encodeRecord, storedUpdateLength } from './record-codec.js'
 
-export function memoryStorage (): Storage {
-  const docs = new Map<string, UpdateRecord[]>()
-  const quarantined = new Map<string, UpdateRecord[]>()
+/** A stored record: bytes in the record format every backend uses (record-codec.ts). */
+export interface MemoryRecord { seq: number, stored: Uint8Array }
+
+/**
+ * The records of a memory store by doc. Pass the same map to another `memoryStorage()` to see
+ * the same records, like a process reopening a disk (tests use it to reach the stored bytes).
+ */
+export type MemoryRecords = Map<string, MemoryRecord[]>
+
+export function memoryStorage (docs: MemoryRecords = new Map()): Storage {
+  const quarantined = new Map<string, MemoryRecord[]>()
   let closed = false
   const open = (): void => { if (closed) throw new Error('storage is closed') }
-  const copy = (r: UpdateRecord): UpdateRecord => ({ seq: r.seq, update: r.update.slice() })
+  const store = (seq: number, update: Uint8Array): MemoryRecord => ({ seq, stored: encodeRecord(seq, update) })
 
   return {
     kind: 'memory',
     async open () { open() },
     async load (doc) {
       open()
-      return (docs.get(doc) ?? []).map(copy)
+      return (docs.get(doc) ?? []).map(r => {
+        const { update, intact } = decodeRecord(r.seq, r.stored)
+        return { seq: r.seq, update: update.slice(), intact }
+      })
     },
     async append (doc, records) {
       open()
       const log = docs.get(doc) ?? []
-      for (const r of records) log.push(copy(r))
+      for (const r of records) log.push(store(r.seq, r.update))
       log.sort((a, b) => a.seq - b.seq)
       docs.set(doc, log)
     },
     async replace (doc, upToSeq, update) {
       open()
       const kept = (docs.get(doc) ?? []).filter(r => r.seq > upToSeq)
-      docs.set(doc, [{ seq: upToSeq, update: update.slice() }, ...kept])
+      docs.set(doc, [store(upToSeq, update), ...kept])
     },
     async quarantine (doc, seqs) {
       open()
@@ -45,7 +57,7 @@ export function memoryStorage (): Storage {
       const out: StoredDocInfo[] = []
       for (const [name, log] of docs) {
         if (log.length === 0) continue
-        out.push({ name, records: log.length, bytes: log.reduce((n, r) => n + r.update.byteLength, 0) })
+        out.push({ name, records: log.length, bytes: log.reduce((n, r) => n + storedUpdateLength(r.stored), 0) })
       }
       return out
     },

@@ -9,6 +9,7 @@
  */
 import pg from 'pg'
 import type { Storage, StoredDocInfo } from './types.js'
+import { decodeRecord, encodeRecord, HEADER_BYTES } from './record-codec.js'
 
 export interface PostgresStorageOptions {
   /** Table name prefix, for several Weft instances in one database. @default "weft" */
@@ -65,14 +66,17 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     },
     async load (doc) {
       const { rows } = await query<{ seq: string, update: Buffer }>(`SELECT seq, update FROM ${updates} WHERE doc = $1 ORDER BY seq`, [doc])
-      return rows.map(r => ({ seq: Number(r.seq), update: toBytes(r.update) }))
+      return rows.map(r => {
+        const seq = Number(r.seq)
+        return { seq, ...decodeRecord(seq, toBytes(r.update)) }
+      })
     },
     async append (doc, records) {
       if (records.length === 0) return
       // One multi-row INSERT: atomic on its own, one round trip per batch.
       const values: unknown[] = [doc]
       const rows = records.map((r, i) => {
-        values.push(r.seq, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength))
+        values.push(r.seq, Buffer.from(encodeRecord(r.seq, r.update)))
         return `($1, $${i * 2 + 2}, $${i * 2 + 3})`
       })
       await query(`INSERT INTO ${updates} (doc, seq, update) VALUES ${rows.join(', ')}`, values)
@@ -80,7 +84,7 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     async replace (doc, upToSeq, update) {
       await tx(async client => {
         await client.query(`DELETE FROM ${updates} WHERE doc = $1 AND seq <= $2`, [doc, upToSeq])
-        await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ($1, $2, $3)`, [doc, upToSeq, Buffer.from(update)])
+        await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ($1, $2, $3)`, [doc, upToSeq, Buffer.from(encodeRecord(upToSeq, update))])
       })
     },
     async quarantine (doc, seqs) {
@@ -95,13 +99,28 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     },
     async list () {
       const { rows } = await query<{ doc: string, records: string, bytes: string }>(
-        `SELECT doc, count(*) AS records, sum(octet_length(update)) AS bytes FROM ${updates} GROUP BY doc`)
+        // Bytes of the updates, without the record header (record-codec.ts) of those that have one.
+        `SELECT doc, count(*) AS records, sum(octet_length(update) - CASE WHEN octet_length(update) >= $1 AND substring(update from 1 for 8) = '\\xffffffffffffffff'::bytea THEN $1 ELSE 0 END) AS bytes FROM ${updates} GROUP BY doc`, [HEADER_BYTES])
       return rows.map((r): StoredDocInfo => ({ name: r.doc, records: Number(r.records), bytes: Number(r.bytes) }))
     },
     close () {
       closing ??= pool.end()
       return closing
     },
-    ready: () => healthy
+    ready: () => healthy,
+    // A failed INSERT or transaction leaves nothing behind (PostgreSQL rolls it back), so there
+    // is nothing to repair: recovered once the database takes a write again. The probe row is
+    // rolled back (and '' is no doc's name).
+    async verify () {
+      const client = await pool.connect().catch((err: Error) => { healthy = false; throw err })
+      try {
+        await client.query('BEGIN')
+        await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ('', -1, '\\x00'::bytea)`)
+        healthy = true
+      } finally {
+        await client.query('ROLLBACK').catch(() => {})
+        client.release()
+      }
+    }
   }
 }

@@ -1,13 +1,19 @@
 /**
  * The storage seam: a handful of methods that move bytes. The rules (store before broadcast,
  * group commit, compaction policy, quarantine decisions) live above it, in `docs/`, once.
- * Every backend passes the same conformance suite (test/storage-conformance.ts).
+ * Every backend passes the same conformance suite (test/helpers/storage-suite.ts).
  */
 
 /** One stored Yjs update (v1 encoding) and its per-doc sequence number. */
 export interface UpdateRecord {
   seq: number
   update: Uint8Array
+}
+
+/** A record as loaded: backends store a checksum with each record (record-codec.ts). */
+export interface LoadedRecord extends UpdateRecord {
+  /** False when the stored checksum does not match: the doc layer quarantines the record. */
+  intact: boolean
 }
 
 export interface StoredDocInfo {
@@ -23,8 +29,8 @@ export interface Storage {
   readonly kind: string
   /** Opens the backend; called once at start so a bad location fails early and clearly. */
   open (): Promise<void>
-  /** All records of a doc in ascending `seq` order; `[]` for a doc never stored. */
-  load (doc: string): Promise<UpdateRecord[]>
+  /** All records of a doc in ascending `seq` order, checksums verified; `[]` for a doc never stored. */
+  load (doc: string): Promise<LoadedRecord[]>
   /** Appends records atomically: after a crash either all of them are there or none. */
   append (doc: string, records: readonly UpdateRecord[]): Promise<void>
   /**
@@ -33,7 +39,7 @@ export interface Storage {
    */
   replace (doc: string, upToSeq: number, update: Uint8Array): Promise<void>
   /**
-   * Moves records that do not decode out of the doc's log, under a key of their own, so the
+   * Moves records that do not decode (or fail their checksum) out of the doc's log, under a key of their own, so the
    * rest of the doc can load and the bytes stay available for a human to inspect.
    */
   quarantine (doc: string, seqs: readonly number[]): Promise<void>
@@ -45,4 +51,11 @@ export interface Storage {
   close (): Promise<void>
   /** Readiness: false while the backend cannot serve (e.g. database connection lost). */
   ready? (): boolean
+  /**
+   * After a failed write: resolves once the backend has recovered and proved it can store again
+   * (LevelDB reopens its database first), rejects while it cannot. The doc layer calls it with
+   * backoff, so a doc's failed state (and /readyz) clears without waiting for a writer.
+   * Backends without it recover on the next write that succeeds.
+   */
+  verify? (): Promise<void>
 }
