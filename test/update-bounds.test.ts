@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { checkUpdateBounds, UpdateBoundsError } from '../server/docs/update-bounds.js'
-import { validateUpdate } from '../server/docs/validate.js'
+import { STATE_VECTOR_SLACK, validateStateVector, validateUpdate } from '../server/docs/validate.js'
 import { ProtocolError } from '../shared/protocol.js'
 import { rng } from './helpers/random.js'
 
@@ -80,6 +80,48 @@ describe('update bounds check', () => {
     const u = Y.encodeStateAsUpdate(d)
     expect(checkUpdateBounds(u, bounds).structs).toBeGreaterThan(50)
     expect(() => checkUpdateBounds(u, { maxStructs: 10, maxMillis: 500 })).toThrow(/more than 10 structs/)
+  })
+
+  it('refuses two blocks of structs for one client (Yjs would keep only the last)', () => {
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 2)
+    for (const clock of [0, 5]) {
+      encoding.writeVarUint(e, 1) // one struct
+      encoding.writeVarUint(e, 42) // the same client twice
+      encoding.writeVarUint(e, clock)
+      encoding.writeUint8(e, 0) // GC
+      encoding.writeVarUint(e, 1)
+    }
+    encoding.writeVarUint(e, 0)
+    expect(() => checkUpdateBounds(encoding.toUint8Array(e), bounds)).toThrow(/two blocks/)
+  })
+
+  it('reports per client the clocks covered and the furthest deletion, before any decoding', () => {
+    const d = new Y.Doc()
+    d.clientID = 7
+    d.getText('t').insert(0, 'abcdef')
+    d.getText('t').delete(1, 2)
+    const shape = checkUpdateBounds(Y.encodeStateAsUpdate(d), bounds)
+    expect(shape.clients.get(7)).toEqual({ from: 0, to: 6 })
+    expect(shape.deleteEnds.get(7)).toBe(3)
+  })
+
+  it('bounds state vectors by the doc\'s client count plus slack, and refuses malformed ones', () => {
+    const doc = new Y.Doc()
+    for (let i = 0; i < 3; i++) { const p = new Y.Doc(); p.getText('t').insert(0, 'x'); Y.applyUpdate(doc, Y.encodeStateAsUpdate(p)) }
+    const sv = (n: number): Uint8Array => {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, n)
+      for (let i = 0; i < n; i++) { encoding.writeVarUint(e, 2 ** 31 + i); encoding.writeVarUint(e, 2 ** 40) }
+      return encoding.toUint8Array(e)
+    }
+    expect(() => validateStateVector(Y.encodeStateVector(doc), doc)).not.toThrow()
+    expect(() => validateStateVector(sv(3 + STATE_VECTOR_SLACK), doc)).not.toThrow()
+    expect(() => validateStateVector(sv(4 + STATE_VECTOR_SLACK), doc)).toThrow(/entries exceeds/)
+    expect(() => validateStateVector(new Uint8Array(17 * (4 + STATE_VECTOR_SLACK)), doc)).toThrow(/bytes exceeds/)
+    for (const bad of [[1, 5], [0, 0], [1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1], [0x80]]) {
+      expect(() => validateStateVector(new Uint8Array(bad), doc), String(bad)).toThrow(ProtocolError)
+    }
   })
 
   it('on 10,000 mutated updates: only UpdateBoundsError, and whatever passes Yjs decodes or refuses without hanging', () => {

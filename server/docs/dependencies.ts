@@ -11,6 +11,8 @@
  * that would add more pending structs is refused as a protocol violation (4400 / HTTP 400).
  */
 import * as Y from 'yjs'
+import type { InFlight } from './in-flight.js'
+import type { UpdateShape } from './update-bounds.js'
 
 /** Pending bytes (structs + deletions) a doc may hold before dependent updates are refused. */
 export const MAX_PENDING_BYTES = 16 * 1024
@@ -20,9 +22,10 @@ export const MAX_PENDING_BYTES = 16 * 1024
  * Yjs merges pending structs into every state encoding, which made each sync step1 answer ~15×
  * slower (9 ms instead of 0.6 ms with 17 KB pending, measured): a cheap lever for anyone who
  * can send a step1. Pending structs are not part of the doc anyone sees; a peer that has what
- * they depend on has them already or will send them; storage keeps them either way.
+ * they depend on has them already or will send them; storage keeps them either way. Snapshots
+ * use it too (without `stateVector`: the whole state), so they never serve pending bytes.
  */
-export function encodeDiff (ydoc: Y.Doc, stateVector: Uint8Array): Uint8Array {
+export function encodeDiff (ydoc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
   const store = ydoc.store as unknown as { pendingStructs: unknown, pendingDs: unknown }
   const { pendingStructs, pendingDs } = store
   if (pendingStructs == null && pendingDs == null) return Y.encodeStateAsUpdate(ydoc, stateVector)
@@ -45,15 +48,15 @@ export function pendingBytes (ydoc: Y.Doc): number {
 }
 
 /**
- * True when some struct of `decoded` starts after the doc's state for its client (a gap), or
- * refers (origin, right origin, parent) to a struct neither the doc nor the update has.
- * `written` holds, per client id, the clock end of what this same peer already submitted: its
- * previous updates may still be in the write pipeline (stored before applied), and an update
- * that builds on them is not missing anything. Anything else a peer knows, it learned from the
- * server after it was applied (store-before-broadcast).
+ * True when `decoded` would not fully integrate into the doc: some struct starts after the doc's
+ * state for its client (a gap), refers (origin, right origin, parent) to a struct neither the doc
+ * nor the update has, or some delete range reaches past what the doc and the update hold (Yjs
+ * keeps that part of a delete set pending too, and retries it on every later update: a
+ * delete-only update for made-up ids is as much a pending pile-up as made-up structs).
+ * `inFlight` is what the write pipeline will add before this update is applied (docs/in-flight.ts).
  */
-export function dependsOnMissing (decoded: DecodedUpdate, ydoc: Y.Doc, written?: ReadonlyMap<number, number>): boolean {
-  const state = (client: number): number => Math.max(Y.getState(ydoc.store, client), written?.get(client) ?? 0)
+export function dependsOnMissing (decoded: DecodedUpdate, ydoc: Y.Doc, inFlight?: InFlight): boolean {
+  const state = (client: number): number => Math.max(Y.getState(ydoc.store, client), inFlight?.end(client) ?? 0)
   // The clock range the update itself covers, per client.
   const covers = new Map<number, { from: number, to: number }>()
   for (const s of decoded.structs) {
@@ -75,16 +78,28 @@ export function dependsOnMissing (decoded: DecodedUpdate, ydoc: Y.Doc, written?:
     if (!known(s.origin) || !known(s.rightOrigin)) return true
     if (s.parent instanceof Y.ID && !known(s.parent)) return true
   }
+  for (const [client, ranges] of decoded.ds.clients) {
+    // A crafted delete set need not be sorted or merged: check every range.
+    const upTo = Math.max(state(client), covers.get(client)?.to ?? 0)
+    for (const r of ranges) {
+      if (r.clock + r.len > upTo) return true
+    }
+  }
   return false
 }
 
-/** Records what a peer submitted (clock ends per client) for `dependsOnMissing`; bounded. */
-export function recordWritten (decoded: DecodedUpdate, written: Map<number, number>): void {
-  // A peer writes for its own client id (a handful over a session); a peer that writes for
-  // thousands is up to something, and forgetting only makes its updates look more dependent.
-  if (written.size > 256) written.clear()
-  for (const s of decoded.structs) {
-    const end = s.id.clock + s.length
-    if (end > (written.get(s.id.client) ?? 0)) written.set(s.id.client, end)
+/**
+ * The part of `dependsOnMissing` the bounds walk can answer before Yjs decodes the update: a
+ * block that starts past the known state (a gap), or a delete range past what the doc and the
+ * update hold. Never stricter than `dependsOnMissing` (the walk's string lengths are upper bounds).
+ */
+export function shapeDependsOnMissing (shape: UpdateShape, ydoc: Y.Doc, inFlight?: InFlight): boolean {
+  const state = (client: number): number => Math.max(Y.getState(ydoc.store, client), inFlight?.end(client) ?? 0)
+  for (const [client, range] of shape.clients) {
+    if (range.from > state(client)) return true
   }
+  for (const [client, end] of shape.deleteEnds) {
+    if (end > Math.max(state(client), shape.clients.get(client)?.to ?? 0)) return true
+  }
+  return false
 }

@@ -11,7 +11,9 @@
  * So here every count and length is checked against the bytes that remain (each element takes
  * at least one byte, so a count larger than the rest is a lie), clocks stay far below 2^53,
  * zero-length structs and unknown content refs are refused, nesting of `any` values is capped,
- * the total number of structs is capped, and the walk itself has a time budget. The walk
+ * the total number of structs is capped, each client has one block of structs (Yjs keeps only
+ * the last block of a client and drops the others without a word, while storage would keep
+ * them all; no encoder writes two), and the walk itself has a time budget. The walk
  * allocates nothing per struct, so it is cheap to run on every update. Only when it passes
  * does Yjs see the bytes.
  */
@@ -31,15 +33,32 @@ export interface UpdateBounds {
 export const MAX_CLOCK = 2 ** 40
 const MAX_ANY_DEPTH = 128
 
-export function checkUpdateBounds (update: Uint8Array, bounds: UpdateBounds): { structs: number, deletes: number } {
+/**
+ * What the walk learns on the way, per client (not per struct): enough to tell, before Yjs
+ * decodes anything, whether an update leaves a gap or deletes what nobody has (docs/write-gate.ts).
+ */
+export interface UpdateShape {
+  structs: number
+  deletes: number
+  /** The clock range each client's block of structs covers. */
+  clients: Map<number, { from: number, to: number }>
+  /** The end of the furthest delete range, per client. */
+  deleteEnds: Map<number, number>
+}
+
+export function checkUpdateBounds (update: Uint8Array, bounds: UpdateBounds): UpdateShape {
   const r = new Reader(update, bounds.maxMillis)
   let structs = 0
   const numClients = r.count('client count')
+  const clients = new Map<number, { from: number, to: number }>()
   for (let c = 0; c < numClients; c++) {
     const numStructs = r.count('struct count')
     if (structs + numStructs > bounds.maxStructs) throw new UpdateBoundsError(`update declares more than ${bounds.maxStructs} structs`)
-    r.uint() // client id
+    const client = r.uint()
+    if (clients.has(client)) throw new UpdateBoundsError(`client ${client} has two blocks of structs`)
     let clock = r.uint()
+    const range = { from: clock, to: clock }
+    clients.set(client, range)
     for (let i = 0; i < numStructs; i++) {
       r.tick()
       const info = r.byte()
@@ -61,24 +80,29 @@ export function checkUpdateBounds (update: Uint8Array, bounds: UpdateBounds): { 
       clock += length
       if (clock > MAX_CLOCK) throw new UpdateBoundsError('struct clock out of range')
     }
+    range.to = clock
     structs += numStructs
   }
   // The delete set: per client, ranges of (clock, length).
   let deletes = 0
+  const deleteEnds = new Map<number, number>()
   const dsClients = r.count('delete set client count')
   for (let c = 0; c < dsClients; c++) {
-    r.uint() // client id
+    const client = r.uint()
     const ranges = r.count('delete range count', 2)
+    let end = deleteEnds.get(client) ?? 0
     for (let i = 0; i < ranges; i++) {
       r.tick()
       const clock = r.uint()
       const len = r.uint()
       if (clock + len > MAX_CLOCK) throw new UpdateBoundsError('delete range out of range')
+      if (clock + len > end) end = clock + len
     }
+    if (ranges > 0) deleteEnds.set(client, end)
     deletes += ranges
   }
   if (!r.done()) throw new UpdateBoundsError('trailing bytes after the update')
-  return { structs, deletes }
+  return { structs, deletes, clients, deleteEnds }
 }
 
 /** Skips an item's content and returns its length (clock units; an upper bound for strings). */
