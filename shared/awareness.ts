@@ -18,39 +18,79 @@ export interface AwarenessEntry {
 export interface AwarenessLimits {
   /** Most entries in one update. */
   maxEntries: number
-  /** Longest JSON state, in UTF-16 code units (close to bytes for typical states). */
+  /** Longest JSON state, in UTF-8 bytes. */
   maxStateLength: number
+}
+
+const utf8 = new TextDecoder()
+const NULL = [110, 117, 108, 108] // "null"
+
+/**
+ * An entry as received: its state stays bytes (a view into the message) until someone reads
+ * `json`. A server refuses or skips most entries (stale echoes, claims over a cap) on their
+ * id, clock and size alone; decoding megabytes of text it then drops cost 25–30 ms per 2 MiB
+ * message under load (measured in test/presence-limits.test.ts's flood).
+ */
+export class DecodedAwarenessEntry implements AwarenessEntry {
+  private text: string | null = null
+  constructor (readonly clientID: number, readonly clock: number, private readonly state: Uint8Array) {}
+  /** Size of the state in bytes. */
+  get size (): number { return this.state.byteLength }
+  /** The state is "null": the client left. */
+  get isNull (): boolean { return this.state.byteLength === 4 && NULL.every((c, i) => this.state[i] === c) }
+  get json (): string { return (this.text ??= utf8.decode(this.state)) }
 }
 
 export const defaultAwarenessLimits: AwarenessLimits = { maxEntries: 1024, maxStateLength: 64 * 1024 }
 
-export function decodeAwarenessUpdate (update: Uint8Array, limits: AwarenessLimits = defaultAwarenessLimits): AwarenessEntry[] {
+/**
+ * Decodes an awareness update and checks every state (JSON, nesting). A server that drops
+ * entries first (stale echoes, refused claims) decodes with `decodeAwarenessEntries` and checks
+ * only what it keeps with `checkAwarenessStates`: parsing costs about 10–40 ms per MiB, and a
+ * stock provider's echoes, most of its traffic, are never applied.
+ */
+export function decodeAwarenessUpdate (update: Uint8Array, limits: AwarenessLimits = defaultAwarenessLimits): DecodedAwarenessEntry[] {
+  const entries = decodeAwarenessEntries(update, limits)
+  checkAwarenessStates(entries)
+  return entries
+}
+
+/** The entries of an awareness update, bounded and well framed; their JSON is not yet checked. */
+export function decodeAwarenessEntries (update: Uint8Array, limits: AwarenessLimits = defaultAwarenessLimits): DecodedAwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
-  const entries: AwarenessEntry[] = []
+  const entries: DecodedAwarenessEntry[] = []
   try {
     const count = decoding.readVarUint(decoder)
     if (count > limits.maxEntries) throw new ProtocolError(`awareness update has ${count} entries (max ${limits.maxEntries})`)
     for (let i = 0; i < count; i++) {
       const clientID = decoding.readVarUint(decoder)
       const clock = decoding.readVarUint(decoder)
-      const json = decoding.readVarString(decoder)
-      if (json.length > limits.maxStateLength) throw new ProtocolError(`awareness state of ${json.length} chars (max ${limits.maxStateLength})`)
-      entries.push({ clientID, clock, json })
+      const state = decoding.readVarUint8Array(decoder)
+      if (state.byteLength > limits.maxStateLength) throw new ProtocolError(`awareness state of ${state.byteLength} bytes (max ${limits.maxStateLength})`)
+      entries.push(new DecodedAwarenessEntry(clientID, clock, state))
     }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
     throw new ProtocolError(`malformed awareness update: ${(err as Error).message}`)
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after awareness update')
+  return entries
+}
+
+/** Throws `ProtocolError` unless every state is JSON nested at most `MAX_STATE_DEPTH` deep. */
+export function checkAwarenessStates (entries: Iterable<AwarenessEntry>): void {
   for (const entry of entries) {
     // JSON.parse is safe (no prototype pollution through parse itself) and bounded by the cap above.
-    try { JSON.parse(entry.json) } catch { throw new ProtocolError(`awareness state of client ${entry.clientID} is not JSON`) }
+    let value: unknown
+    try { value = JSON.parse(entry.json) } catch { throw new ProtocolError(`awareness state of client ${entry.clientID} is not JSON`) }
+    // A removal is the exact text "null" (what y-protocols writes); a padded one would be counted
+    // as a state by the server's presence caps and then applied as a removal.
+    if (value === null && entry.json !== 'null') throw new ProtocolError(`awareness state of client ${entry.clientID} is a padded null`)
     // Parsing deep nesting works, but JSON.stringify (y-protocols re-encodes states for every
     // broadcast) recurses and throws on ~10k levels: one such state would fail every later
     // broadcast and every new peer's join. Real presence states are a few levels deep.
     if (jsonDepth(entry.json) > MAX_STATE_DEPTH) throw new ProtocolError(`awareness state of client ${entry.clientID} is nested deeper than ${MAX_STATE_DEPTH}`)
   }
-  return entries
 }
 
 /** Deepest nesting of arrays/objects accepted in an awareness state. */
