@@ -248,13 +248,13 @@ describe('HTTP editor endpoints', { timeout: 90_000 }, () => {
     await start({ maxObserversPerIp: 3, httpSessionIdleMs: 200, unloadAfterMs: 100 })
     const base = (await poll('lim', { timeout: '0' })).body
     const held = Array.from({ length: 3 }, (_, i) => poll('lim', { cursor: base.cursor, aw: base.aw, timeout: '50' }, { 'x-weft-session': `limit-session-${i}` }))
-    await waitFor(() => server.weft.context.metrics.render().includes('weft_polls_pending 3'), 'three polls to be parked')
+    await waitFor(async () => (await server.weft.context.metrics.render()).includes('weft_polls_pending 3'), 'three polls to be parked')
     expect((await poll('lim', { cursor: base.cursor, timeout: '2' })).status).toBe(429)
     // A write answers all three.
     expect((await post('/docs/lim/updates', textUpdate('wake'))).status).toBe(204)
     expect((await Promise.all(held)).map(r => r.status)).toEqual([200, 200, 200])
     expect(server.weft.context.limits.stats().observers).toBe(0)
-    await waitFor(() => server.weft.context.metrics.render().includes('weft_http_sessions 0'), 'the idle sessions to expire')
+    await waitFor(async () => (await server.weft.context.metrics.render()).includes('weft_http_sessions 0'), 'the idle sessions to expire')
     await waitFor(() => server.weft.context.registry.size === 0, 'the doc to unload once nobody holds it')
   })
 
@@ -284,7 +284,7 @@ describe('HTTP editor endpoints', { timeout: 90_000 }, () => {
     await start()
     const base = (await poll('sd', { timeout: '0' })).body
     const pending = Array.from({ length: 5 }, () => poll('sd', { cursor: base.cursor, aw: base.aw, timeout: '50' }))
-    await waitFor(() => server.weft.context.metrics.render().includes('weft_polls_pending 5'), 'polls to be parked')
+    await waitFor(async () => (await server.weft.context.metrics.render()).includes('weft_polls_pending 5'), 'polls to be parked')
     await server.close()
     const results = await Promise.all(pending)
     expect(results.map(r => r.status)).toEqual([503, 503, 503, 503, 503])

@@ -2,9 +2,16 @@
  * The doc registry: each doc is loaded once however many peers race for it, kept while anyone
  * holds it, and unloaded (after a final flush and compaction) once nobody has held it for
  * `unloadAfterMs`. Holders are counted by identity, so releasing twice is harmless.
+ *
+ * A doc with no content (nobody wrote it yet) is unloaded as soon as its last holder leaves:
+ * keeping it costs a `maxDocs` slot and reloading it costs one empty storage read. Otherwise
+ * one reader going through 10,000 made-up names held every slot for `unloadAfterMs` (30 s) and
+ * everyone else was refused new docs. Readers can also ask `isStored()` first and not load a
+ * doc that does not exist at all (http/snapshot.ts, limits/reader-hold.ts).
  */
 import type { DocOptions } from './shared-doc.js'
 import { SharedDoc } from './shared-doc.js'
+import { isBlank } from './blank.js'
 
 interface Entry {
   name: string
@@ -63,8 +70,25 @@ export class DocRegistry {
   release (name: string, holder: object): void {
     const entry = this.entries.get(name)
     if (entry === undefined || !entry.holders.delete(holder) || entry.holders.size > 0) return
-    entry.unloadTimer = setTimeout(() => { void this.unload(entry) }, this.opts.unloadAfterMs)
+    const blank = entry.loaded !== null && isBlank(entry.loaded)
+    entry.unloadTimer = setTimeout(() => { void this.unload(entry) }, blank ? 0 : this.opts.unloadAfterMs)
     entry.unloadTimer.unref?.()
+  }
+
+  /** True while `name` is in memory or loading. */
+  has (name: string): boolean {
+    return this.entries.has(name)
+  }
+
+  /**
+   * Whether `name` has anything in storage, without loading it (a reader's question: is this a
+   * doc or a made-up name?). Waits for an unload in progress, whose flush may still be storing.
+   */
+  async isStored (name: string): Promise<boolean> {
+    if (this.closed) throw new Error('server is shutting down')
+    const pendingUnload = this.unloading.get(name)
+    if (pendingUnload !== undefined) await pendingUnload
+    return (await this.opts.storage.load(name)).length > 0
   }
 
   private async unload (entry: Entry): Promise<void> {

@@ -27,7 +27,7 @@ export function healthRoutes (router: Router, ctx: WeftContext): void {
     res.status(problems.length === 0 ? 200 : 503).type('text/plain').send(problems.length === 0 ? 'ready\n' : `not ready: ${problems.join('; ')}\n`)
   })
 
-  router.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(ctx.metrics.render())
+  router.get('/metrics', (_req, res, next) => {
+    ctx.metrics.render().then(text => { res.type(ctx.metrics.contentType).send(text) }, next)
   })
 }

@@ -8,6 +8,7 @@ import type { WeftContext } from '../context.js'
 import { checkDocName, DocNameError } from '../doc-name.js'
 import { TypesSpecError } from '../docs/json-view.js'
 import { TooManyDocsError } from '../docs/registry.js'
+import { LimitError } from '../limits/connections.js'
 import { AuthError, type Grant } from '../options.js'
 import { SessionIdError, sessionIdOf, TooManySessionsError } from '../transports/http-session.js'
 
@@ -85,7 +86,7 @@ export function statusOf (err: unknown): number {
   if (err instanceof HttpProblem) return err.status
   if (err instanceof DocNameError || err instanceof SessionIdError || err instanceof TypesSpecError) return 400
   if (err instanceof AuthError) return err.status
-  // Limits answer 429 over HTTP as they answer 4429 over WebSocket.
+  // Limits answer 429 over HTTP as they answer tooManyRequests (4529) over WebSocket.
   if (err instanceof TooManySessionsError || err instanceof TooManyDocsError) return 429
   const status = (err as { status?: unknown } | null)?.status // LimitError (429), body-parser (413, 400, 415)
   if (typeof status === 'number' && status >= 400 && status < 600) return status
@@ -101,5 +102,7 @@ export function sendProblem (ctx: WeftContext, res: Response, err: unknown, rout
   ctx.metrics.inc(`http_errors_total{route="${route}",status="${status}"}`)
   if (res.headersSent) { res.end(); return }
   if (status === 503) res.setHeader('Retry-After', '1')
+  // Every refusal by a limit says when to come back (a rate limit: when its bucket has a token).
+  if (status === 429) res.setHeader('Retry-After', String(err instanceof LimitError ? err.retryAfterS : 1))
   res.status(status).json({ error: (err as Error | null)?.message ?? 'error' })
 }

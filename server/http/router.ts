@@ -12,12 +12,15 @@ import { snapshotRoutes } from './snapshot.js'
 import { viewerRoutes } from './viewer.js'
 import { updateRoutes } from './updates.js'
 import { pollRoutes } from './poll.js'
+import { limitRoutes } from './limit.js'
 
 export function createRouter (ctx: WeftContext): express.Router {
   const router = express.Router()
   healthRoutes(router, ctx)
   docListRoutes(router, ctx)
   uiRoutes(router, ctx)
+  // Before every doc route: request budgets per address and per session.
+  limitRoutes(router, ctx)
   eventRoutes(router, ctx)
   snapshotRoutes(router, ctx)
   viewerRoutes(router, ctx)

@@ -6,45 +6,54 @@
  *   vector>` only the part missing from it. A bad `sv` is 400.
  * The `X-Weft-Cursor` header (and `cursor` field) is an SSE/poll cursor for exactly this state,
  * so a client can take a snapshot and then follow `/events?cursor=…` without a gap.
+ * Answers are encoded once per change of the doc (snapshot-cache.ts); a doc that is neither
+ * stored nor in memory is answered as empty without loading it.
  */
-import type { Router } from 'express'
+import type { Response, Router } from 'express'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { formatCursor } from '../../shared/cursor.js'
+import { BLANK_SEQ } from '../docs/blank.js'
 import type { WeftContext } from '../context.js'
 import { jsonView, parseTypes } from '../docs/json-view.js'
+import { encodeDiff } from '../docs/dependencies.js'
+import { validateStateVector } from '../docs/validate.js'
 import { BadRequest, corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
+import { SnapshotCache, type SnapshotAnswer } from './snapshot-cache.js'
 
 export function snapshotRoutes (router: Router, ctx: WeftContext): void {
+  const cache = new SnapshotCache()
+
   router.get('/docs/:doc', async (req, res) => {
     try {
       const { doc } = await readRequest(ctx, req)
       const svText = queryParam(req, 'sv')
       const sv = svText === undefined ? undefined : parseStateVector(svText)
-      const pinned = parseTypes(queryParam(req, 'types'))
+      const typesText = queryParam(req, 'types')
+      const pinned = parseTypes(typesText)
       const binary = req.accepts(['application/json', 'application/octet-stream']) === 'application/octet-stream'
+      const ask = { name: doc, sv, pinned, binary }
+      res.set({ ...corsHeaders(ctx, req), 'Cache-Control': 'no-store', 'Access-Control-Expose-Headers': 'X-Weft-Cursor' })
+      ctx.metrics.inc('http_snapshots_total')
+      // A doc nobody wrote and nobody has open is answered as empty without loading it: a
+      // reader walking made-up names filled maxDocs (docs/registry.ts). Its cursor is the blank
+      // cursor (docs/blank.ts): following it waits for the first write, or resets after one.
+      if (!ctx.registry.has(doc) && !(await ctx.registry.isStored(doc))) {
+        const blank = new Y.Doc()
+        try { send(res, answer(blank, BLANK_SEQ, ask)) } finally { blank.destroy() }
+        return
+      }
       const holder = {}
       const shared = await ctx.registry.acquire(doc, holder)
       try {
-        // All synchronous: the state, its cursor and its view describe the same moment.
-        const cursor = formatCursor(doc, shared.seq)
-        const update = Y.encodeStateAsUpdate(shared.ydoc, sv)
-        res.set({ ...corsHeaders(ctx, req), 'Cache-Control': 'no-store', 'X-Weft-Cursor': cursor, 'Access-Control-Expose-Headers': 'X-Weft-Cursor' })
-        ctx.metrics.inc('http_snapshots_total')
-        if (binary) {
-          res.type('application/octet-stream').send(Buffer.from(update.buffer, update.byteOffset, update.byteLength))
-          return
-        }
-        const view = jsonView(shared.ydoc, pinned)
-        res.json({
-          name: doc,
-          cursor,
-          content: view.content,
-          types: view.types,
-          stateVector: bytesToBase64(Y.encodeStateVector(shared.ydoc)),
-          ...(sv !== undefined ? { update: bytesToBase64(update) } : {})
-        })
+        const variant = sv !== undefined ? null : binary ? 'binary' : `json ${typesText ?? ''}`
+        let a = variant === null ? undefined : cache.get(shared, variant)
+        if (a === undefined) {
+          a = answer(shared.ydoc, shared.seq, ask)
+          if (variant !== null) cache.set(shared, variant, a)
+        } else ctx.metrics.inc('http_snapshot_cache_hits_total')
+        send(res, a)
       } finally {
         ctx.registry.release(doc, holder)
       }
@@ -52,6 +61,44 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
       sendProblem(ctx, res, err, 'snapshot')
     }
   })
+}
+
+interface Ask {
+  name: string
+  sv: Uint8Array | undefined
+  pinned: ReturnType<typeof parseTypes>
+  binary: boolean
+}
+
+/** The answer for a doc at `seq`. All synchronous: the state, its cursor and its view describe the same moment. */
+function answer (ydoc: Y.Doc, seq: number, { name, sv, pinned, binary }: Ask): SnapshotAnswer {
+  if (sv !== undefined) validateStateVector(sv, ydoc)
+  const cursor = formatCursor(name, seq)
+  if (binary) {
+    const update = encodeDiff(ydoc, sv)
+    return { cursor, contentType: 'application/octet-stream', body: Buffer.from(update.buffer, update.byteOffset, update.byteLength) }
+  }
+  // JSON carries the update only when asked (`sv`): encoding a large doc costs more than its view.
+  const update = sv !== undefined ? encodeDiff(ydoc, sv) : null
+  const view = jsonView(ydoc, pinned)
+  const json = JSON.stringify({
+    name,
+    cursor,
+    content: view.content,
+    types: view.types,
+    stateVector: bytesToBase64(Y.encodeStateVector(ydoc)),
+    ...(update !== null ? { update: bytesToBase64(update) } : {})
+  })
+  return { cursor, contentType: 'application/json; charset=utf-8', body: Buffer.from(json) }
+}
+
+/** Written directly, not with res.send(): Express would hash every body for an ETag. */
+function send (res: Response, a: SnapshotAnswer): void {
+  res.statusCode = 200
+  res.setHeader('X-Weft-Cursor', a.cursor)
+  res.setHeader('Content-Type', a.contentType)
+  res.setHeader('Content-Length', a.body.byteLength)
+  res.end(a.body)
 }
 
 /** A state vector from base64, checked strictly: count, then (client, clock) pairs, nothing after. */

@@ -5,31 +5,37 @@
  * the update is stored and broadcast, so a client that got its 204 may forget the update;
  * anything else and it resyncs by state vector.
  */
-import express, { type Request, type Response, type Router } from 'express'
+import type { Request, Response, Router } from 'express'
 import type { WeftContext } from '../context.js'
-import { decodeAwarenessUpdate } from '../../shared/awareness.js'
+import { decodeAwarenessEntries } from '../../shared/awareness.js'
 import { base64ToBytes } from '../../shared/base64.js'
-import { validateUpdate } from '../docs/validate.js'
-import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes } from '../docs/dependencies.js'
+import { ClientIdConflictError } from '../docs/client-ids.js'
+import { submitChecked } from '../docs/write-gate.js'
 import type { DocPeer } from '../docs/broadcast.js'
 import { httpSessions } from '../transports/http-session.js'
 import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './request.js'
+import { readBody } from './body.js'
 
 export function updateRoutes (router: Router, ctx: WeftContext): void {
   const sessions = httpSessions(ctx)
   const limit = ctx.options.maxMessageBytes
-  const raw = express.raw({ type: 'application/octet-stream', limit })
   // base64 is 4/3 of the bytes, plus the JSON around it.
-  const json = express.json({ type: 'application/json', limit: Math.ceil(limit * 4 / 3) + 1024 })
+  const jsonLimit = Math.ceil(limit * 4 / 3) + 1024
 
-  /** Reads the body as bytes: 413 past the limit, 415 for other types, 400 for bad JSON/base64. */
+  /** Reads the body as bytes: 413 at the limit (http/body.ts), 415 for other types, 400 for bad JSON/base64. */
   async function body (req: Request, res: Response): Promise<Uint8Array> {
-    const type = req.headers['content-type'] ?? ''
-    const parser = type.startsWith('application/json') ? json : type.startsWith('application/octet-stream') ? raw : null
-    if (parser == null) throw new HttpProblem(415, 'send application/octet-stream or application/json { update: base64 }')
-    await new Promise<void>((resolve, reject) => parser(req, res, (err?: unknown) => err == null ? resolve() : reject(err)))
-    if (Buffer.isBuffer(req.body)) return new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength)
-    const text = (req.body as { update?: unknown } | undefined)?.update
+    const type = (req.headers['content-type'] ?? '').toLowerCase()
+    const isJson = type.startsWith('application/json')
+    if (!isJson && !type.startsWith('application/octet-stream')) throw new HttpProblem(415, 'send application/octet-stream or application/json { update: base64 }')
+    const bytes = await readBody(req, res, isJson ? jsonLimit : limit)
+    if (!isJson) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new HttpProblem(400, 'body is not JSON')
+    }
+    const text = (parsed as { update?: unknown } | null)?.update
     if (typeof text !== 'string') throw new HttpProblem(400, 'JSON body must be { update: base64 }')
     try {
       return base64ToBytes(text)
@@ -48,7 +54,6 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       requireWrite(grant)
       const update = await body(req, res)
-      const decoded = validateUpdate(update, { maxUpdateBytes: limit })
       let peer: DocPeer | null = null
       let shared
       if (sessionId != null) {
@@ -63,11 +68,19 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
         shared = await ctx.registry.acquire(doc, holder)
         release = () => ctx.registry.release(doc, holder)
       }
-      // Same bound as the WebSocket session (docs/dependencies.ts): no pile-up of pending structs.
-      if (pendingBytes(shared.ydoc) + update.byteLength > MAX_PENDING_BYTES && dependsOnMissing(decoded, shared.ydoc)) {
-        throw new HttpProblem(400, 'update depends on structs the server does not have, and too many such updates are pending')
+      // The same checks as a WebSocket session's writes (docs/write-gate.ts): 400 for an invalid
+      // update or too many pending structs, 409 for a client id that names other content here.
+      try {
+        await submitChecked(shared, update, peer, { maxUpdateBytes: limit })
+      } catch (err) {
+        if (err instanceof ClientIdConflictError) {
+          ctx.metrics.inc('client_id_conflicts_total')
+          ctx.options.logger.warn({ doc, user: grant.user, client: err.client, clock: err.clock }, 'refused an update: its client id names different content on the server')
+          // Like the WebSocket session it would be: ended (its awareness goes with it).
+          if (sessionId != null) sessions.end(doc, sessionId)
+        }
+        throw err
       }
-      await shared.submit(update, peer)
       ctx.metrics.inc('http_updates_total')
       res.status(204).end()
     } catch (err) {
@@ -97,13 +110,22 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       // Awareness ids are pinned to the session that introduced them: no session, no owner.
       if (sessionId == null) throw new HttpProblem(400, 'awareness needs a session: send X-Weft-Session or ?session=')
       const update = await body(req, res)
-      const entries = decodeAwarenessUpdate(update, { maxEntries: 64, maxStateLength: ctx.options.maxAwarenessStateBytes })
       const session = await sessions.get(doc, sessionId, grant.access)
       release = session.hold()
-      const refused = session.doc.applyAwareness(entries, session)
-      if (refused.length > 0) {
-        ctx.options.logger.warn({ doc, user: grant.user, refused }, 'refused awareness for client ids owned by another peer')
-        throw new HttpProblem(409, `awareness client ids ${refused.join(', ')} belong to another session`)
+      const entries = decodeAwarenessEntries(update, { maxEntries: session.doc.maxAwarenessEntries, maxStateLength: ctx.options.maxAwarenessStateBytes })
+      const outcome = session.doc.applyAwareness(entries, session)
+      // A read-only session's presence is ignored, not refused: 204, as over WebSocket (a 403
+      // would make an HTTP viewer's client stop; see `readOnlyPresence`).
+      if (outcome.kind === 'too-large') {
+        // Abusive, like the WebSocket session it would be (closed 4413): ended, presence removed.
+        sessions.end(doc, sessionId)
+        throw new HttpProblem(413, outcome.message)
+      }
+      // A full doc's presence ignores a newcomer's state without failing its request, as over
+      // WebSocket (session.ts): 204, taken at a later renewal once there is room.
+      if (outcome.kind === 'applied' && outcome.refused.length > 0) {
+        ctx.options.logger.warn({ doc, user: grant.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
+        throw new HttpProblem(409, `awareness client ids ${outcome.refused.join(', ')} belong to another session`)
       }
       res.status(204).end()
     } catch (err) {

@@ -12,6 +12,8 @@
 import type { WeftContext } from '../context.js'
 import type { Access, AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
+import type { Release } from '../limits/connections.js'
+import { TokenBucket } from '../limits/rate.js'
 
 /** Header carrying the session id (browsers' EventSource cannot set headers: `?session=` too). */
 export const sessionHeader = 'x-weft-session'
@@ -45,14 +47,19 @@ export class HttpSession implements DocPeer {
   private holds = 0
   private idleTimer: NodeJS.Timeout | null = null
   closed = false
+  /** Its requests' budget: the same as a WebSocket connection's messages (`maxMessagesPerSecond`). */
+  readonly bucket: TokenBucket
 
   constructor (
     readonly id: string,
     readonly doc: SharedDoc,
     public access: Access,
     private readonly onIdle: (s: HttpSession) => void,
-    private readonly idleMs: number
-  ) {}
+    private readonly idleMs: number,
+    rate: { perSecond: number, burst: number }
+  ) {
+    this.bucket = new TokenBucket(rate.perSecond, rate.burst)
+  }
 
   /** Keeps the session alive until the returned function is called (idempotent). */
   hold (): () => void {
@@ -101,11 +108,26 @@ export class HttpSession implements DocPeer {
   }
 }
 
+/** A per-IP session slot taken by a request that names a session not created yet. */
+interface Reservation {
+  release: Release
+  /** Requests in flight that share it. */
+  refs: number
+  claimed: boolean
+}
+
 /** All HTTP sessions of one Weft instance. */
 export class HttpSessions {
   private readonly sessions = new Map<string, HttpSession>()
   /** Sessions being created: concurrent first requests share one. */
   private readonly creating = new Map<string, Promise<HttpSession>>()
+  /**
+   * Per-IP slots (`maxHttpSessionsPerIp`) reserved by the rate-limit middleware (http/limit.ts),
+   * which sees the client's address, for sessions its request may create. The session claims
+   * the slot and gives it back when it ends; a request that created nothing gives it back when
+   * it is answered.
+   */
+  private readonly reservations = new Map<string, Reservation>()
   private closed = false
 
   constructor (private readonly ctx: WeftContext) {
@@ -116,6 +138,30 @@ export class HttpSessions {
   private static key (doc: string, id: string): string { return `${doc}\0${id}` }
 
   get size (): number { return this.sessions.size }
+
+  /**
+   * Reserves a per-IP slot for session `id` on `doc` unless it is live; throws LimitError past
+   * `maxHttpSessionsPerIp`. Returns what to call once the request is answered.
+   */
+  reserve (doc: string, id: string, ip: string): Release {
+    const key = HttpSessions.key(doc, id)
+    if (this.peek(doc, id) !== undefined) return () => {}
+    let r = this.reservations.get(key)
+    if (r === undefined) {
+      r = { release: this.ctx.limits.admitHttpSession(ip), refs: 0, claimed: false }
+      this.reservations.set(key, r)
+    }
+    const held = r
+    held.refs++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      if (--held.refs > 0 || held.claimed) return
+      if (this.reservations.get(key) === held) this.reservations.delete(key)
+      held.release()
+    }
+  }
 
   /** The live session, if any (for the SSE route: echo suppression and holds). */
   peek (doc: string, id: string): HttpSession | undefined {
@@ -139,7 +185,9 @@ export class HttpSessions {
     const made = (async () => {
       const holder = {}
       const shared = await this.ctx.registry.acquire(doc, holder)
-      const session = new HttpSession(id, shared, access, s => this.drop(key, s, holder), this.ctx.options.httpSessionIdleMs)
+      const { maxMessagesPerSecond: perSecond, messageBurst: burst, httpSessionIdleMs } = this.ctx.options
+      const slot = this.claim(key)
+      const session = new HttpSession(id, shared, access, s => { slot(); this.drop(key, s, holder) }, httpSessionIdleMs, { perSecond, burst })
       shared.addPeer(session)
       this.sessions.set(key, session)
       this.ctx.metrics.inc('http_sessions_total')
@@ -152,6 +200,15 @@ export class HttpSessions {
     } finally {
       this.creating.delete(key)
     }
+  }
+
+  /** Takes the request's reserved per-IP slot over for the session (released when it ends). */
+  private claim (key: string): Release {
+    const r = this.reservations.get(key)
+    if (r === undefined) return () => {}
+    this.reservations.delete(key)
+    r.claimed = true
+    return r.release
   }
 
   private drop (key: string, session: HttpSession, holder: object): void {

@@ -3,7 +3,8 @@
  *
  * An observer is a `DocPeer` with read access: it holds its doc in the registry like a
  * connection (the doc stays loaded while anyone watches), never writes, and never introduces
- * awareness. On open it gets `retry:`, then either a `snapshot`, or — resuming with a cursor —
+ * awareness. Watching a doc nobody wrote yet counts against the address's `maxEmptyDocsPerIp`
+ * (limits/reader-hold.ts). On open it gets `retry:`, then either a `snapshot`, or — resuming with a cursor —
  * exactly the stored records after it (from the doc's retained history), or a `reset` when the
  * cursor cannot be served. The snapshot/replay and joining the doc's peers happen in one
  * synchronous step after the doc is loaded, so no update can fall between them.
@@ -30,6 +31,9 @@ import type { RootKind } from '../docs/json-view.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { WeftContext } from '../context.js'
 import type { Grant } from '../options.js'
+import { clientIp } from '../limits/connections.js'
+import { holdForReader } from '../limits/reader-hold.js'
+import { followCursor } from '../docs/blank.js'
 import { awarenessData, KEEPALIVE, retryField, sseEvent } from './sse-events.js'
 import { feedKey, SseFeed, type FeedMember } from './sse-feed.js'
 
@@ -165,11 +169,20 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
   }
 
   async function open (req: IncomingMessage, res: ServerResponse, r: SseRequest): Promise<void> {
-    const holder = {}
-    const doc = await registry.acquire(r.doc, holder)
+    // An observer's stream on a doc nobody wrote yet counts against its address's empty-doc
+    // budget (limits/reader-hold.ts); an editor's stream rides on its session, which holds the doc.
+    let release: () => void
+    let doc: SharedDoc
+    if (r.editor === undefined) {
+      ({ doc, release } = await holdForReader(ctx, r.doc, clientIp(req)))
+    } else {
+      const holder = {}
+      doc = await registry.acquire(r.doc, holder)
+      release = () => registry.release(r.doc, holder)
+    }
     // The client may have gone while the doc loaded.
     if (req.socket.destroyed || closing !== null) {
-      registry.release(r.doc, holder)
+      release()
       if (closing !== null && !res.headersSent) res.writeHead(503).end()
       return
     }
@@ -188,7 +201,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     const feed = feedFor(doc, r.pinned)
     const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow)
     observer.editor = r.editor ?? null
-    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, r.cursor)]
+    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined)]
     if (r.awareness) {
       const all = doc.encodeAllAwareness()
       if (all !== null) {
@@ -219,7 +232,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
         feed.close()
         if (feeds.get(feed.key) === feed) feeds.delete(feed.key)
       }
-      registry.release(r.doc, holder)
+      release()
     })
   }
 
