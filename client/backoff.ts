@@ -13,7 +13,7 @@ export interface BackoffOptions {
   factor?: number
   /** A connection up this long counts as good and resets the schedule (ms). @default 5000 */
   stableAfterMs?: number
-  /** After a rate-limit close (4429): delays multiplied by this, and at least `slowMinMs`. @default 4 */
+  /** After `tooManyRequests` (4529, a limit): delays multiplied by this, and at least `slowMinMs`. @default 4 */
   slowFactor?: number
   /** @default 2000 */
   slowMinMs?: number

@@ -113,7 +113,8 @@ describe('JWT auth on WebSocket upgrades (HS256)', () => {
 describe('a read token over WebSocket', () => {
   it('syncs and sees awareness, but its edits are dropped, answered once, never stored or seen, not even after a restart', async () => {
     const dir = tempDir()
-    let server = await startServer({ storage: leveldbStorage(dir.path), auth: { secret: SECRET } })
+    // Read tokens' presence is off by default (readOnlyPresence); this test is about their edits.
+    let server = await startServer({ storage: leveldbStorage(dir.path), auth: { secret: SECRET }, readOnlyPresence: true })
     const writeToken = await hsToken({ docs: 'ro', access: 'write' })
     const readToken = await hsToken({ docs: 'ro', access: 'read' })
     const writer = stockClient(server.wsUrl, 'ro', { params: { token: writeToken } })

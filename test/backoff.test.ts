@@ -1,6 +1,7 @@
 /** The reconnect schedule, on fake timers: grows, jitters, caps, resets only after a good connection. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Backoff } from '../client/backoff.js'
+import { closeAdvice, CloseCode, isPermanentCloseCode } from '../shared/close-codes.js'
 import { rng } from './helpers/random.js'
 
 describe('Backoff', () => {
@@ -54,11 +55,33 @@ describe('Backoff', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
-  it('backs off longer after a rate limit (4429), with a floor, still capped', () => {
+  it('backs off longer after a limit (tooManyRequests, 4529), with a floor, still capped', () => {
     const b = new Backoff({ baseMs: 100, maxMs: 1000, slowFactor: 4, slowMinMs: 2000, random: () => 0.5 })
     expect(b.next(true)).toBe(2000)
     for (let i = 0; i < 10; i++) b.next(true)
     expect(b.ceiling(true)).toBe(4000)
     expect(b.next(true)).toBe(2000)
+  })
+
+  it('closeAdvice: permanent codes stop, transient ones reconnect (limits slowly), as the stock provider does', () => {
+    const advice = Object.fromEntries(Object.entries(CloseCode).map(([name, code]) => [name, closeAdvice(code)]))
+    expect(advice).toEqual({
+      normal: 'stop',
+      goingAway: 'reconnect',
+      messageTooBig: 'stop',
+      serviceRestart: 'reconnect',
+      malformed: 'stop',
+      unauthorized: 'refresh-token',
+      forbidden: 'stop',
+      clientIdConflict: 'stop',
+      presenceTooLarge: 'stop',
+      storageFailed: 'reconnect',
+      tooSlow: 'reconnect',
+      tooManyRequests: 'reconnect-slowly'
+    })
+    // The ranges, not a list: a code added later inherits its range's meaning.
+    for (const code of [4400, 4404, 4450, 4499]) expect(closeAdvice(code)).toBe(code === 4401 ? 'refresh-token' : 'stop')
+    for (const code of [1006, 4000, 4399, 4500, 4503, 4599, 4600]) expect(closeAdvice(code)).toBe('reconnect')
+    for (const code of [4399, 4400, 4499, 4500]) expect(isPermanentCloseCode(code)).toBe(code >= 4400 && code < 4500)
   })
 })

@@ -1,6 +1,7 @@
 /**
  * The one access decision every transport and route asks for (`ctx.authorize(req, doc)`):
- * the Origin check first (403), then the embedder's `authenticate`, or JWT (`auth`), or — with
+ * the Origin checks first (403: `allowedOrigins`, and a cookie token only from an allowed
+ * page, see origins.ts), then the embedder's `authenticate`, or JWT (`auth`), or — with
  * neither configured — write access for everyone (local use; the CLI warns about it).
  */
 import type { IncomingMessage } from 'node:http'
@@ -8,6 +9,7 @@ import type { Logger } from '../logger.js'
 import { AuthError, type Grant, type ResolvedOptions } from '../options.js'
 import { jwtAuthenticator } from './jwt.js'
 import { OriginPolicy } from './origins.js'
+import { extractToken } from './token.js'
 
 export type Authorize = (req: IncomingMessage, doc: string) => Promise<Grant>
 
@@ -16,12 +18,14 @@ export const authConfigured = (options: Pick<ResolvedOptions, 'auth' | 'authenti
   options.auth !== undefined || options.authenticate !== undefined
 
 export function createAuthorizer (options: ResolvedOptions, log: Logger): Authorize {
-  const origins = options.allowedOrigins != null ? new OriginPolicy(options.allowedOrigins) : null
+  const origins = new OriginPolicy(options.allowedOrigins)
+  // Without access control a cookie grants nothing a foreign page could not get without it.
+  const cookiesMatter = authConfigured(options)
   const decide: (req: IncomingMessage, doc: string) => Grant | null | Promise<Grant | null> =
     options.authenticate ?? (options.auth !== undefined ? jwtAuthenticator(options.auth) : () => ({ access: 'write' }))
 
   return async (req, doc) => {
-    const bad = origins?.check(req)
+    const bad = origins.check(req) ?? (cookiesMatter && extractToken(req)?.source === 'cookie' ? origins.checkCookie(req) : null)
     if (bad != null) {
       log.info({ doc, origin: req.headers.origin }, 'refused: origin not allowed')
       throw new AuthError(403, bad)

@@ -2,10 +2,13 @@
  * Where a client may put its token, in the order we look:
  *   1. `?token=` in the URL (EventSource and the stock y-websocket provider's `params` can do this),
  *   2. `Authorization: Bearer <token>` (fetch, Node clients),
- *   3. a `weft_token` cookie (browsers on the same site, no code needed),
- *   4. an entry of `Sec-WebSocket-Protocol` shaped like a JWT (browsers cannot set headers on a
- *      WebSocket; the server echoes that entry back, or the browser would fail the handshake).
- * Query strings end up in access logs; prefer the header, the cookie or the protocol entry.
+ *   3. an entry of `Sec-WebSocket-Protocol` shaped like a JWT (browsers cannot set headers on a
+ *      WebSocket; the server echoes that entry back, or the browser would fail the handshake),
+ *   4. a `weft_token` cookie (browsers on the server's own origin, no code needed). Last: the
+ *      browser attaches it to every request, so a token the client put in the request itself
+ *      says more about who is asking; and a cookie token is only accepted from an allowed
+ *      Origin (origins.ts), which a page that sends its own token must not be held to.
+ * Query strings end up in access logs; prefer the header, the protocol entry or the cookie.
  */
 import type { IncomingMessage } from 'node:http'
 
@@ -31,15 +34,15 @@ export function extractToken (req: IncomingMessage): { token: string, source: To
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (m != null) return { token: m[1]!, source: 'header' }
   }
-  const cookie = req.headers.cookie
-  if (cookie !== undefined) {
-    const token = readCookie(cookie, TOKEN_COOKIE)
-    if (token != null && token !== '') return { token, source: 'cookie' }
-  }
   const protocols = req.headers['sec-websocket-protocol']
   if (typeof protocols === 'string') {
     const token = tokenProtocol(protocols.split(',').map(p => p.trim()))
     if (token != null) return { token, source: 'protocol' }
+  }
+  const cookie = req.headers.cookie
+  if (cookie !== undefined) {
+    const token = readCookie(cookie, TOKEN_COOKIE)
+    if (token != null && token !== '') return { token, source: 'cookie' }
   }
   return null
 }

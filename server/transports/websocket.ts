@@ -30,6 +30,8 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
   // One timer for all connections: ping, and drop those that did not answer the last ping.
   const heartbeat = setInterval(() => {
     for (const c of live) {
+      // A throttled connection is not reading its socket, pongs included (ws-connection.ts).
+      if (c.throttled) continue
       if (!c.alive) { metrics.inc('ws_dead_connections_total'); c.ws.terminate(); continue }
       c.alive = false
       c.ws.ping()
@@ -56,7 +58,19 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       const url = new URL(req.url ?? '/', 'http://localhost')
       doc = docNameFromPath(url.pathname, options.maxDocNameLength)
       grant = await ctx.authorize(req, doc)
-      release = ctx.limits.admitConnection(clientIp(req), doc)
+      const ip = clientIp(req)
+      const connection = ctx.limits.admitConnection(ip, doc)
+      // A reader of a doc nobody wrote counts against its address's empty-doc budget, as SSE
+      // streams and held polls do (limits/reader-hold.ts): read-only clients walking made-up
+      // names would otherwise fill maxDocs for everyone. A writer creates the doc it names.
+      let emptySlot: Release | null = null
+      try {
+        if (grant.access !== 'write' && !registry.has(doc) && !(await registry.isStored(doc))) emptySlot = ctx.limits.admitEmptyDoc(ip, doc)
+      } catch (err) {
+        connection()
+        throw err
+      }
+      release = () => { connection(); emptySlot?.() }
     } catch (err) {
       if (err instanceof DocNameError) return refuse(socket, 400, err.message)
       if (err instanceof AuthError) return refuse(socket, err.status, err.message)
@@ -83,7 +97,7 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       const closedAll = [...live].map(c => new Promise<void>(resolve => {
         if (c.ws.readyState === c.ws.CLOSED) return resolve()
         c.ws.once('close', () => resolve())
-        c.ws.close(CloseCode.serviceRestart, CloseReason[CloseCode.serviceRestart])
+        c.close(CloseCode.serviceRestart, CloseReason[CloseCode.serviceRestart])
         // A peer that does not answer the close handshake is cut after a second.
         setTimeout(() => { c.ws.terminate(); resolve() }, 1000).unref()
       }))

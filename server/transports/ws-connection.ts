@@ -4,6 +4,17 @@
  * pipe — and its socket listeners are module-level functions shared by every connection
  * (`this` is the socket; `CONNECTION` leads back here). At thousands of idle connections the
  * closures a connection would otherwise carry were a third of its heap (bench "idle").
+ *
+ * Over its message rate a connection is slowed down, not closed: the stock y-websocket 3.x
+ * provider treats every close in 4400–4499 as permanent and one in 4500–4599 as "try again",
+ * and a script that types fast is not an attacker. So when its token bucket is empty we stop
+ * reading its socket (`ws.pause()`: TCP pushes back on the sender) and hold what was already
+ * read, then handle it as tokens come back and read again once it is handled. What one read
+ * delivered is all a paused connection can hold, so the hold is bounded by the socket's read
+ * size (64 KiB) plus one message, whatever the sender does. Only a sender that stays over
+ * budget for `maxThrottledMs` without a break (its bucket never refills) is closed, with 4529
+ * (transient): a stock provider comes back after its backoff and resyncs what it has in one
+ * message.
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
@@ -28,6 +39,10 @@ export class WsConnection implements Pipe {
   private corked = false
   private expiry: NodeJS.Timeout | null = null
   private readonly bucket: TokenBucket
+  /** Messages read while over the rate, not handled yet; null while within it. */
+  private held: Held | null = null
+  /** When this connection went over its rate (performance.now()), until its bucket refills; 0 when within. */
+  private overSince = 0
 
   constructor (
     private readonly ctx: WeftContext,
@@ -57,19 +72,19 @@ export class WsConnection implements Pipe {
       doc = await registry.acquire(this.docName, this)
     } catch (err) {
       registry.release(this.docName, this)
-      // Too many docs in memory is a limit like the others (4429, counted), not a storage failure.
+      // Too many docs in memory is a limit like the others (tooManyRequests, counted), not a storage failure.
       if (err instanceof TooManyDocsError) { metrics.inc('limit_refused_total{limit="docs"}'); return this.fail(CloseCode.tooManyRequests, err) }
       return this.fail(CloseCode.storageFailed, err as Error)
     }
     if (this.closed) { registry.release(this.docName, this); return }
-    this.session = new Session(doc, this, this.grant.access, { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, options.logger, this.grant.user)
+    this.session = new Session(doc, this, this.grant.access, { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, options.logger, this.grant.user, metrics)
     this.session.start()
     const queued = this.queue!
     this.queue = null
     for (const data of queued) {
       // After a bad queued message the socket is closing: what was queued behind it is not applied.
       if (this.closed || this.ws.readyState !== this.ws.OPEN) break
-      this.handle(data, true)
+      this.handle(data)
     }
   }
 
@@ -90,12 +105,17 @@ export class WsConnection implements Pipe {
       ;(ws as unknown as { _socket: Duplex })._socket.cork()
       process.nextTick(uncork, this)
     }
+    this.ctx.traffic.websocket.sent.inc(message.byteLength)
     ws.send(message)
   }
 
   close (code: number, reason: string): void {
     const ws = this.ws
-    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
+    if (ws.readyState !== ws.OPEN && ws.readyState !== ws.CONNECTING) return
+    // A held connection must read again, or the peer's close frame is never seen and the
+    // close handshake waits out ws' 30 s timeout. What it still sends is ignored (not OPEN).
+    if (ws.isPaused) ws.resume()
+    ws.close(code, reason)
   }
 
   // ---- incoming ------------------------------------------------------------------------
@@ -104,20 +124,68 @@ export class WsConnection implements Pipe {
     this.alive = true
     // Once closing, what the peer still sent is neither applied nor worth decoding.
     if (this.ws.readyState !== this.ws.OPEN) return
-    const { metrics, options, limits } = this.ctx
-    metrics.inc('ws_messages_total')
-    if (!this.bucket.take()) {
-      limits.rateLimited()
-      return this.fail(CloseCode.tooManyRequests, new Error('message rate limit exceeded'))
-    }
-    if (this.session != null) return this.handle(data, isBinary)
+    this.ctx.metrics.inc('ws_messages_total')
+    this.ctx.traffic.websocket.received.inc((data as Buffer).length)
     if (!isBinary) return this.fail(CloseCode.malformed, new ProtocolError('text frames are not part of the protocol'))
-    if (this.queue!.length >= options.maxQueuedMessages) return this.fail(CloseCode.tooManyRequests, new Error('too many messages while the doc loads'))
+    // Messages keep their order: behind a held message, every message waits.
+    if (this.held != null) { this.held.messages.push(data); return }
+    const now = performance.now()
+    if (this.overSince !== 0 && this.bucket.full(now)) this.overSince = 0
+    if (!this.bucket.take(now)) return this.hold(data, now)
+    this.accept(data)
+  }
+
+  /** A message within the rate: handled now, or queued while the doc loads. */
+  private accept (data: RawData): void {
+    if (this.session != null) return this.handle(data)
+    if (this.queue!.length >= this.ctx.options.maxQueuedMessages) return this.fail(CloseCode.tooManyRequests, new Error('too many messages while the doc loads'))
     this.queue!.push(data)
   }
 
-  private handle (data: RawData, isBinary: boolean): void {
-    if (!isBinary) return this.fail(CloseCode.malformed, new ProtocolError('text frames are not part of the protocol'))
+  /** Over the rate: stop reading, hold what was read, handle it as the bucket refills. */
+  private hold (data: RawData, now: number): void {
+    if (this.overSince === 0) {
+      this.overSince = now
+      this.ctx.metrics.inc('ws_throttled_total')
+    }
+    this.held = { messages: [data], next: 0, timer: null }
+    this.ws.pause()
+    this.schedule(this.held)
+  }
+
+  /** Handles held messages while tokens last; reads the socket again once all are handled. */
+  drain (): void {
+    const held = this.held
+    if (held == null) return
+    held.timer = null
+    const now = performance.now()
+    while (held.next < held.messages.length) {
+      if (this.closed || this.ws.readyState !== this.ws.OPEN) return
+      if (!this.bucket.take(now)) return this.schedule(held)
+      const data = held.messages[held.next]!
+      held.messages[held.next++] = EMPTY
+      this.accept(data)
+    }
+    this.held = null
+    // It sent data we only now read on: it is alive, and its pong may wait behind that data.
+    this.alive = true
+    this.ws.resume()
+  }
+
+  private schedule (held: Held): void {
+    if (performance.now() - this.overSince > this.ctx.options.maxThrottledMs) {
+      this.ctx.limits.rateLimited()
+      return this.fail(CloseCode.tooManyRequests, new Error(`over the message rate for ${this.ctx.options.maxThrottledMs} ms`))
+    }
+    // Wake at most every DRAIN_EVERY_MS and take what refilled meanwhile: at the default
+    // 100 messages/s a held connection costs 20 timers a second, not 100.
+    held.timer = setTimeout(drain, Math.max(DRAIN_EVERY_MS, this.bucket.waitMs()), this)
+  }
+
+  /** Not reading its socket (over the rate): its pongs wait unread, so it is not judged dead. */
+  get throttled (): boolean { return this.held != null }
+
+  private handle (data: RawData): void {
     try {
       this.session!.handle(decodeMessage(toBytes(data)))
     } catch (err) {
@@ -151,6 +219,8 @@ export class WsConnection implements Pipe {
     this.closed = true
     this.live.delete(this)
     if (this.expiry != null) clearTimeout(this.expiry)
+    if (this.held?.timer != null) clearTimeout(this.held.timer)
+    this.held = null
     this.session?.detach()
     this.ctx.registry.release(this.docName, this)
   }
@@ -163,6 +233,18 @@ function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void { o
 function onClose (this: WebSocket): void { of(this).socketClosed() }
 function uncork (c: WsConnection): void { c.uncork() }
 function expire (c: WsConnection): void { c.close(CloseCode.unauthorized, 'token expired') }
+function drain (c: WsConnection): void { c.drain() }
+
+interface Held {
+  messages: RawData[]
+  /** Index of the next message to handle (a queue without shifting the array). */
+  next: number
+  timer: NodeJS.Timeout | null
+}
+
+const EMPTY = Buffer.alloc(0)
+/** A held connection wakes at most this often (or when its next token is due, if later). */
+const DRAIN_EVERY_MS = 50
 
 function toBytes (data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
