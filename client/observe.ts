@@ -82,7 +82,9 @@ export class Observer extends ObservableV2<ObserverEvents> {
         message: m => this.onMessage(m)
       }, { idleTimeoutMs: 45_000 })
     } catch (err) {
-      if (err instanceof SseStatusError) code = closeCodeForStatus(err.status)
+      // As the provider's tiers (transports/http-tier.ts): once Weft has served this stream, a
+      // refusal without Weft's body is the network, not the server; retry, do not stop.
+      if (err instanceof SseStatusError) code = err.refusal.fromWeft || !this.synced ? closeCodeForStatus(err.status) : ABNORMAL_CLOSURE
     }
     this.backoff.closed()
     if (this.closed) return

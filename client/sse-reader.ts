@@ -1,9 +1,12 @@
 /**
  * A minimal Server-Sent Events reader over fetch: unlike EventSource it reports the HTTP status
- * (so 401 → token refresh, 403 → stop), sends headers, reconnects only when told to, and runs
+ * and who refused (Weft's 401 → token refresh, Weft's 403 → stop; a proxy's refusal → another
+ * tier, see refusal.ts), sends headers, reconnects only when told to, and runs
  * on any platform with fetch and streams (browsers, Node ≥ 18) without a polyfill.
  * Parses the text/event-stream format: `event:`, `data:` (joined by \n), `id:`, comments.
  */
+import { readRefusal, type Refusal } from './refusal.js'
+
 export interface SseMessage { event: string, data: string, id: string | null }
 
 export interface SseHandlers {
@@ -17,7 +20,12 @@ export interface SseHandlers {
 
 export class SseStatusError extends Error {
   override name = 'SseStatusError'
-  constructor (readonly status: number, message: string) { super(message) }
+  readonly status: number
+  /** Who refused the stream (an answer that is not a stream at all never comes from Weft). */
+  constructor (readonly refusal: Refusal) {
+    super(`HTTP ${refusal.status}${refusal.detail === '' ? '' : `: ${refusal.detail}`}`)
+    this.status = refusal.status
+  }
 }
 
 /**
@@ -26,15 +34,12 @@ export class SseStatusError extends Error {
  */
 export async function readSse (fetchImpl: typeof fetch, url: string, init: RequestInit, handlers: SseHandlers, options: { idleTimeoutMs?: number } = {}): Promise<void> {
   const res = await fetchImpl(url, { cache: 'no-store', ...init, headers: { accept: 'text/event-stream', ...(init.headers as Record<string, string> | undefined) } })
-  if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {})
-    throw new SseStatusError(res.status, `HTTP ${res.status}`)
-  }
+  if (res.status !== 200) throw new SseStatusError(await readRefusal(res))
   const type = res.headers.get('content-type') ?? ''
   if (!type.startsWith('text/event-stream') || res.body == null) {
     await res.body?.cancel().catch(() => {})
     // A proxy answered in place of the stream: treat as "this tier does not work here".
-    throw new SseStatusError(502, `expected text/event-stream, got "${type}"`)
+    throw new SseStatusError({ status: 502, fromWeft: false, detail: `expected text/event-stream, got "${type}"` })
   }
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
   // The server writes a keepalive comment every 15 s: silence much longer than that is a dead

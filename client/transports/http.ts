@@ -7,12 +7,14 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
+import { readRefusal, type Refusal } from '../refusal.js'
 import { ABNORMAL_CLOSURE, type TransportContext } from './types.js'
 import type { PollBody } from '../../shared/poll.js'
 
 export class HttpCloseError extends Error {
   override name = 'HttpCloseError'
-  constructor (readonly code: number, message: string) { super(message) }
+  /** `refusal`: the request was answered with a status ≥ 400 (and by whom); absent for network errors. */
+  constructor (readonly code: number, message: string, readonly refusal?: Refusal) { super(message) }
 }
 
 /** HTTP status → the close code a WebSocket would have seen, so the provider has one rulebook. */
@@ -47,8 +49,8 @@ export async function request (ctx: TransportContext, url: string, init: Request
     throw new HttpCloseError(ABNORMAL_CLOSURE, `network error: ${(err as Error).message}`)
   }
   if (res.status >= 400) {
-    const text = await res.text().catch(() => '')
-    throw new HttpCloseError(closeCodeForStatus(res.status), `HTTP ${res.status}: ${text.slice(0, 200)}`)
+    const refusal = await readRefusal(res)
+    throw new HttpCloseError(closeCodeForStatus(res.status), `HTTP ${res.status}: ${refusal.detail}`, refusal)
   }
   return res
 }
@@ -115,15 +117,17 @@ export class Uploader {
       try {
         await request(this.ctx, docUrl(this.ctx, 'updates'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
       } catch (err) {
-        if ((err as HttpCloseError).code === CloseCode.forbidden && this.onDenied !== undefined) {
-          // Read-only: the server never applies our edits; say so and carry on reading.
-          this.onDenied((err as HttpCloseError).message)
+        const e = err as HttpCloseError
+        if (e.code === CloseCode.forbidden && e.refusal?.fromWeft === true && this.onDenied !== undefined) {
+          // Read-only: the server never applies our edits; say so and carry on reading. (A
+          // proxy's 403 on a POST is not that: the tier fails, and the next handshake resends.)
+          this.onDenied(e.message)
           continue
         }
         // Dropped on purpose: the next connection's handshake sends whatever the server lacks.
         this.stop()
         this.busy = false
-        this.onError(err as HttpCloseError)
+        this.onError(e)
         return
       }
     }

@@ -8,13 +8,13 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
-import { readSse, SseStatusError, type SseMessage } from '../sse-reader.js'
-import { closeCodeForStatus, docUrl, handshake } from './http.js'
+import { readSse, type SseMessage } from '../sse-reader.js'
+import { docUrl, handshake } from './http.js'
 import { HttpTier } from './http-tier.js'
 import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type TransportEvents } from './types.js'
 
 export function ssePostTransport (ctx: TransportContext, events: TransportEvents): Transport {
-  const tier = new HttpTier(ctx, events, err => err instanceof SseStatusError ? closeCodeForStatus(err.status) : null)
+  const tier = new HttpTier(ctx, events)
   const { abort } = tier
 
   const onMessage = (m: SseMessage): void => {

@@ -6,8 +6,10 @@
  * answered at once when the doc's history has records after the cursor (or awareness changed),
  * otherwise it waits in its doc's hub until something changes or its timeout passes (204).
  * Cost model: one hub per doc (a `DocPeer` with a set of waiters), one timer for all polls of
- * the server (a wheel of one-second buckets), and per broadcast one pass over the waiters. A
- * waiting poll is a parked `Response` in a Set; nothing runs for it until it is answered.
+ * the server (a wheel of `SLOT_MS` slots, deadline-wheel.ts), and per broadcast one pass over
+ * the waiters. A waiting poll is a parked `Response` in a Set; nothing runs for it until it is
+ * answered. A poll that times out is answered within `SLOT_MS` (plus event-loop lag) after its
+ * timeout, counted from when its request arrived.
  */
 import type { Response } from 'express'
 import * as Y from 'yjs'
@@ -17,9 +19,11 @@ import { CloseReason, CloseCode } from '../../shared/close-codes.js'
 import { formatCursor, parseCursor } from '../../shared/cursor.js'
 import type { WeftContext } from '../context.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
+import { encodeDiff } from '../docs/dependencies.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { PollBody } from '../../shared/poll.js'
 import type { HttpSession } from './http-session.js'
+import { DeadlineWheel } from './deadline-wheel.js'
 
 
 interface Waiter {
@@ -29,7 +33,8 @@ interface Waiter {
   cursorSeq: number
   /** Awareness cursor; null: the client does not follow awareness (never answered for it). */
   aw: string | null
-  bucket: number
+  /** Its slot in the deadline wheel (0: not parked). */
+  slot: number
   done: boolean
   release: () => void
 }
@@ -38,6 +43,13 @@ interface Waiter {
 const AWARENESS_LOG = 256
 export const maxPollTimeoutS = 55
 export const defaultPollTimeoutS = 25
+/**
+ * Width of a deadline slot (ms): a timed-out poll is answered at most this late. 50 ms keeps
+ * the answer well inside the 250 ms promised, and costs at most 20 wakeups/s while polls wait.
+ */
+const SLOT_MS = 50
+/** Hubs of unloaded docs are looked for at most this often (ms), not on every slot. */
+const SWEEP_MS = 1000
 
 export class DocPollHub implements DocPeer {
   readonly access = 'read' as const
@@ -111,7 +123,7 @@ export class DocPollHub implements DocPeer {
       cursor: formatCursor(doc.name, doc.seq),
       aw: this.awCursor,
       reset: true,
-      update: bytesToBase64(Y.encodeStateAsUpdate(doc.ydoc, sv)),
+      update: bytesToBase64(encodeDiff(doc.ydoc, sv)),
       stateVector: bytesToBase64(Y.encodeStateVector(doc.ydoc))
     }
     const all = doc.encodeAllAwareness()
@@ -164,7 +176,10 @@ export interface PollRequest {
   cursor: string | null
   aw: string | null
   sv?: Uint8Array
-  timeoutS: number
+  /** How long to hold the poll (ms); 0: answer at once (the handshake). */
+  timeoutMs: number
+  /** When the request arrived (`performance.now()`): the timeout counts from there. */
+  receivedAt: number
   /** Releases what the request holds (the doc, the session); called once when answered. */
   release: () => void
 }
@@ -172,9 +187,9 @@ export interface PollRequest {
 /** Every pending poll of a Weft instance. */
 export class PollHubs {
   private readonly hubs = new Map<string, DocPollHub>()
-  /** Pending polls by the second their timeout ends. */
-  private readonly wheel = new Map<number, Set<Waiter>>()
-  private tick: NodeJS.Timeout | null = null
+  /** Pending polls by when their timeout ends. */
+  private readonly wheel = new DeadlineWheel<Waiter>(SLOT_MS, due => this.expire(due))
+  private lastSweep = 0
   private closed = false
   pending = 0
 
@@ -197,38 +212,30 @@ export class PollHubs {
   poll (res: Response, p: PollRequest): void {
     const hub = this.hubFor(p.doc)
     const seq = parseCursor(p.doc.name, p.cursor)
-    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw, bucket: 0, done: false, release: p.release }
+    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw, slot: 0, done: false, release: p.release }
     this.ctx.metrics.inc('polls_total')
-    const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutS === 0, p.sv)
+    const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutMs === 0, p.sv)
     if (now != null) return this.respond(w, 200, now)
-    if (p.timeoutS === 0) return this.respond(w, 204)
+    if (p.timeoutMs === 0) return this.respond(w, 204)
     // The client may have gone while its doc or session loaded: nothing to park.
     if (res.destroyed || res.socket == null || res.socket.destroyed) return this.finish(w)
-    w.bucket = Math.ceil((Date.now() + p.timeoutS * 1000) / 1000)
-    let bucket = this.wheel.get(w.bucket)
-    if (bucket === undefined) this.wheel.set(w.bucket, bucket = new Set())
-    bucket.add(w)
+    w.slot = this.wheel.add(w, p.receivedAt + p.timeoutMs)
     hub.waiters.add(w)
     this.pending++
     // The client gave up (or the proxy cut it): forget the poll.
     res.once('close', () => { if (!w.done) this.finish(w) })
-    this.tick ??= setInterval(() => this.expire(), 1000)
-    this.tick.unref()
   }
 
-  private expire (): void {
-    const nowSec = Date.now() / 1000
-    for (const [sec, bucket] of this.wheel) {
-      if (sec > nowSec) continue
-      this.wheel.delete(sec)
-      for (const w of bucket) {
-        if (w.done) continue
-        const body = w.hub.answer(w, true)
-        if (body != null) this.respond(w, 200, body)
-        else this.respond(w, 204)
-      }
+  private expire (due: Waiter[]): void {
+    for (const w of due) {
+      if (w.done) continue
+      const body = w.hub.answer(w, true)
+      if (body != null) this.respond(w, 200, body)
+      else this.respond(w, 204)
     }
-    if (this.pending === 0 && this.tick != null) { clearInterval(this.tick); this.tick = null }
+    const now = performance.now()
+    if (this.pending > 0 && now - this.lastSweep < SWEEP_MS) return
+    this.lastSweep = now
     // Hubs of unloaded docs with nobody waiting go too.
     for (const [name, hub] of this.hubs) {
       if (hub.waiters.size === 0 && this.ctx.registry.get(name) !== hub.doc) { hub.detach(); this.hubs.delete(name) }
@@ -239,7 +246,7 @@ export class PollHubs {
     if (w.done) return
     w.done = true
     if (w.hub.waiters.delete(w)) this.pending--
-    this.wheel.get(w.bucket)?.delete(w)
+    if (w.slot !== 0) this.wheel.delete(w, w.slot)
     w.release()
   }
 
@@ -262,13 +269,12 @@ export class PollHubs {
   close (): void {
     if (this.closed) return
     this.closed = true
-    if (this.tick != null) { clearInterval(this.tick); this.tick = null }
+    this.wheel.clear()
     for (const hub of this.hubs.values()) {
       for (const w of [...hub.waiters]) this.respond(w, 503, { error: CloseReason[CloseCode.serviceRestart]! })
       hub.detach()
     }
     this.hubs.clear()
-    this.wheel.clear()
   }
 }
 

@@ -8,6 +8,7 @@ import * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import { bytesToBase64 } from '../../shared/base64.js'
 import type { AwarenessChanges } from '../docs/broadcast.js'
+import { encodeDiff } from '../docs/dependencies.js'
 import type { JsonView } from '../docs/json-view.js'
 
 export type SseEventName = 'snapshot' | 'update' | 'awareness' | 'reset'
@@ -37,7 +38,7 @@ function withView (data: Record<string, unknown>, view: JsonView | null): string
 /** `snapshot` / `reset` data: the whole doc as one update, its state vector, the view. */
 export function snapshotData (ydoc: Y.Doc, view: JsonView | null): string {
   return withView({
-    update: bytesToBase64(Y.encodeStateAsUpdate(ydoc)),
+    update: bytesToBase64(encodeDiff(ydoc)),
     stateVector: bytesToBase64(Y.encodeStateVector(ydoc))
   }, view)
 }

@@ -1,7 +1,8 @@
 /**
  * A small HTTP proxy standing in for a hostile network between a client and the server: it
  * forwards plain requests (streaming both ways) and, depending on its mode, refuses WebSocket
- * upgrades and/or answers 502 in place of any `text/event-stream` response.
+ * upgrades, answers 502 in place of any `text/event-stream` response, and/or refuses event
+ * stream requests outright with its own plain-text 403.
  * Modes can change at runtime (a network that gets better or worse).
  */
 import { createServer, request, type IncomingMessage } from 'node:http'
@@ -16,6 +17,13 @@ export interface ProxyMode {
   bufferSse?: boolean
   /** Complete WebSocket upgrades itself, then never pass a frame (a broken middlebox). */
   blackholeWebSocket?: boolean
+  /**
+   * Answer every `GET …/events` itself with a plain-text 403, never forwarding it (a proxy
+   * whose policy forbids event streams; its refusal does not have Weft's JSON body).
+   */
+  refuseEvents?: boolean
+  /** Likewise for every `POST …/updates` (a proxy that refuses uploads). */
+  refuseUpdates?: boolean
 }
 
 export interface HostileProxy {
@@ -34,6 +42,11 @@ export async function startProxy (targetPort: number, mode: ProxyMode): Promise<
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!
     requests.set(path, (requests.get(path) ?? 0) + 1)
+    if ((proxy.mode.refuseEvents === true && path.endsWith('/events')) || (proxy.mode.refuseUpdates === true && req.method === 'POST' && path.endsWith('/updates'))) {
+      req.resume()
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden by proxy policy\n')
+      return
+    }
     const up = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (upRes: IncomingMessage) => {
       if (!proxy.mode.sse && (upRes.headers['content-type'] ?? '').startsWith('text/event-stream')) {
         upRes.destroy()
