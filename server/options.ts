@@ -6,6 +6,7 @@ import type { Logger } from './logger.js'
 import type { Storage } from './storage/types.js'
 import type { Access } from './docs/broadcast.js'
 import type { AuthOptions } from './auth/jwt.js'
+import { defaultPresenceLimits } from './docs/presence.js'
 
 /** What `authenticate` decides for a request: the access it gets and who it is (for logs). */
 export interface Grant {
@@ -40,8 +41,10 @@ export interface WeftOptions {
   auth?: AuthOptions
   /**
    * Origins allowed to connect from a browser (`https://app.example`); requests carrying another
-   * `Origin` get 403 on upgrades, SSE, POST and every other route. `['*']` allows all.
-   * @default any origin
+   * `Origin` get 403 on upgrades, SSE, POST and every other route. `['*']` allows all. A token
+   * from the `weft_token` cookie is accepted only from the server's own origin or a listed one
+   * (`*` never counts for a cookie): the browser sends cookies on other sites' requests too.
+   * @default any origin (with a cookie token: the server's own origin only)
    */
   allowedOrigins?: string[]
   /** Most WebSocket connections in total; one more is refused with HTTP 429. @default 10000 */
@@ -54,10 +57,20 @@ export interface WeftOptions {
   maxConnectionsPerIp?: number
   /** Most WebSocket connections on one doc (HTTP 429 beyond). @default 5000 */
   maxConnectionsPerDoc?: number
-  /** Sustained messages per second per WebSocket connection (token bucket); beyond it 4429. @default 100 */
+  /**
+   * Sustained messages per second per WebSocket connection (token bucket). Beyond it the server
+   * stops reading the connection until the bucket refills (backpressure, nothing lost). @default 100
+   */
   maxMessagesPerSecond?: number
   /** Burst size of that token bucket: messages a connection may send at once. @default 300 */
   messageBurst?: number
+  /**
+   * A WebSocket connection kept over its message rate this long without a break (its bucket
+   * never refills) is closed with 4529, a transient code: a stock provider reconnects after its
+   * backoff and resyncs in one message. Longer than the stock provider's 30 s silence watchdog
+   * would be pointless. @default 30000
+   */
+  maxThrottledMs?: number
   /** Most SSE streams and pending long polls from one IP address (HTTP 429 beyond; same caveat). @default 10000 */
   maxObserversPerIp?: number
   /** Unload a doc this long after its last peer left (ms). @default 30000 */
@@ -70,15 +83,40 @@ export interface WeftOptions {
   maxBufferedBytes?: number
   /** Messages queued per connection while its doc loads. @default 1024 */
   maxQueuedMessages?: number
-  /** Largest awareness state (JSON chars) per client. @default 64 KiB */
+  /** Largest awareness state per client (UTF-8 bytes of its JSON). @default 64 KiB */
   maxAwarenessStateBytes?: number
+  /**
+   * Most awareness client ids one connection (or HTTP session) may hold at once; claiming more
+   * closes it with 4413 (HTTP 413). A stock provider holds one, plus the states of its other
+   * tabs of the same doc that it relays (BroadcastChannel); echoes of others' states never
+   * count. @default 16
+   */
+  maxPresenceIdsPerConnection?: number
+  /**
+   * Most bytes of awareness state (UTF-8 JSON) one connection may hold, its ids together
+   * (4413 / 413 beyond). At least `maxAwarenessStateBytes`. @default 64 KiB
+   */
+  maxPresenceBytesPerConnection?: number
+  /**
+   * Most bytes of awareness state one doc holds, everyone together: what a joiner is sent at
+   * once. A state that would pass it is refused with 4529 (HTTP 429), a transient code. At
+   * least `maxPresenceBytesPerConnection`; keep it well under `maxBufferedBytes`. @default 4 MiB
+   */
+  maxPresenceBytesPerDoc?: number
+  /**
+   * Let read-only sessions set presence (show viewers as present). Off, their awareness is
+   * ignored (WebSocket: silently; POST: 204): a read token is often a share link handed to
+   * many, and presence is the one thing it could otherwise put in front of every editor.
+   * @default false
+   */
+  readOnlyPresence?: boolean
   /** Longest doc name (chars). @default 512 */
   maxDocNameLength?: number
   /** WebSocket ping interval; a connection that misses one pong is dropped (ms). @default 30000 */
   pingIntervalMs?: number
   /** Compact a doc's stored log after this many appended records. @default 500 */
   compactAfterRecords?: number
-  /** … or after this many appended bytes. @default 1 MiB */
+  /** … or after this many bytes appended since the last compaction (the doc's size does not count). @default 1 MiB */
   compactAfterBytes?: number
   /** Resume window kept in memory per doc: records. @default 10000 */
   historyRecords?: number
@@ -88,6 +126,26 @@ export interface WeftOptions {
   httpSessionIdleMs?: number
   /** Most HTTP-only editor sessions at once (over it: 429). @default 10000 */
   maxHttpSessions?: number
+  /**
+   * Most HTTP-only editor sessions created from one IP address (429 beyond), so one client
+   * cannot take the whole `maxHttpSessions` table. Same proxy caveat as `maxConnectionsPerIp`.
+   * @default 1000
+   */
+  maxHttpSessionsPerIp?: number
+  /**
+   * Requests per second to the doc routes (`/docs/:doc…`, `/view/:doc`) from one IP address, a
+   * token bucket with a burst of 3× (429 with `Retry-After` beyond). Requests that name an HTTP
+   * session also spend that session's `maxMessagesPerSecond` / `messageBurst` budget, as a
+   * WebSocket's messages do. Same proxy caveat as `maxConnectionsPerIp`. @default 1000
+   */
+  maxRequestsPerSecondPerIp?: number
+  /**
+   * Docs with no content (nobody wrote them yet) that the SSE streams and held polls of one IP
+   * address may keep open (429 beyond). Any name is a valid doc, so without it one reader could
+   * fill `maxDocs` with made-up names; a dashboard watching a doc before its first editor counts
+   * one. Snapshots of such docs are answered without loading them. @default 100
+   */
+  maxEmptyDocsPerIp?: number
   /**
    * Serve the newcomer pages: the home page (`/`) and the live editor (`/edit/:doc`) with its
    * bundle (`/ui/assets/*`). Turn off in production (`--no-ui`); `/view/:doc` stays (it is an
@@ -114,7 +172,7 @@ export interface WeftOptions {
   /**
    * Origins whose pages may read the SSE stream and snapshots cross-origin (CORS). A listed
    * origin is echoed with credentials; `['*']` lets any page read without credentials.
-   * @default `allowedOrigins` when set, else [] (same-origin only)
+   * @default `allowedOrigins` when set; else `['*']` without auth, [] (same-origin only) with auth
    */
   corsOrigins?: string[]
 }
@@ -129,6 +187,9 @@ export const defaults = {
   maxBufferedBytes: 16 * 1024 * 1024,
   maxQueuedMessages: 1024,
   maxAwarenessStateBytes: 64 * 1024,
+  maxPresenceIdsPerConnection: defaultPresenceLimits.maxPresenceIdsPerConnection,
+  maxPresenceBytesPerConnection: defaultPresenceLimits.maxPresenceBytesPerConnection,
+  maxPresenceBytesPerDoc: defaultPresenceLimits.maxPresenceBytesPerDoc,
   maxDocNameLength: 512,
   pingIntervalMs: 30_000,
   compactAfterRecords: 500,
@@ -137,11 +198,15 @@ export const defaults = {
   historyBytes: 8 * 1024 * 1024,
   httpSessionIdleMs: 30_000,
   maxHttpSessions: 10_000,
+  maxHttpSessionsPerIp: 1000,
+  maxRequestsPerSecondPerIp: 1000,
+  maxEmptyDocsPerIp: 100,
   maxConnections: 10_000,
   maxConnectionsPerIp: 10_000,
   maxConnectionsPerDoc: 5000,
   maxMessagesPerSecond: 100,
   messageBurst: 300,
+  maxThrottledMs: 30_000,
   maxObserversPerIp: 10_000,
   sseKeepaliveMs: 15_000,
   sseRetryMs: 2000,
@@ -156,7 +221,7 @@ export class WeftOptionsError extends Error {
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'adminToken', 'corsOrigins'])
+  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'readOnlyPresence', 'adminToken', 'corsOrigins'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -188,13 +253,27 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
     if (typeof logger[level] !== 'function') throw new WeftOptionsError(`option "logger" must have a ${level}() method (pino-compatible)`)
   }
   if (options.ui !== undefined && typeof options.ui !== 'boolean') throw new WeftOptionsError('option "ui" must be true or false')
+  if (options.readOnlyPresence !== undefined && typeof options.readOnlyPresence !== 'boolean') throw new WeftOptionsError('option "readOnlyPresence" must be true or false')
+  // Otherwise one valid state, or one connection's, would be refused as too much presence.
+  const presence = out as Pick<typeof defaults, 'maxAwarenessStateBytes' | 'maxPresenceBytesPerConnection' | 'maxPresenceBytesPerDoc'>
+  if (presence.maxPresenceBytesPerConnection < presence.maxAwarenessStateBytes) {
+    throw new WeftOptionsError(`option "maxPresenceBytesPerConnection" (${presence.maxPresenceBytesPerConnection}) must be at least "maxAwarenessStateBytes" (${presence.maxAwarenessStateBytes})`)
+  }
+  if (presence.maxPresenceBytesPerDoc < presence.maxPresenceBytesPerConnection) {
+    throw new WeftOptionsError(`option "maxPresenceBytesPerDoc" (${presence.maxPresenceBytesPerDoc}) must be at least "maxPresenceBytesPerConnection" (${presence.maxPresenceBytesPerConnection})`)
+  }
   if (options.adminToken !== undefined && (typeof options.adminToken !== 'string' || options.adminToken.length < 16)) {
     throw new WeftOptionsError('option "adminToken" must be a string of at least 16 characters (it guards the doc list)')
   }
   // Pages of an allowed origin may connect; by default they may also read the HTTP answers.
-  const cors = options.corsOrigins ?? origins ?? []
+  // Without auth any page may read (`['*']`, no credentials): a server without auth already
+  // lets anyone connect over WebSocket, which CORS does not cover, so hiding the HTTP answers
+  // from other origins protected nothing and only broke dashboards on their own origin. With
+  // auth on, reads carry tokens, so only listed origins (by default the allowed ones) may read.
+  const authOn = options.auth !== undefined || options.authenticate !== undefined
+  const cors = options.corsOrigins ?? origins ?? (authOn ? [] : ['*'])
   if (!Array.isArray(cors) || !cors.every(o => typeof o === 'string' && o !== '')) {
     throw new WeftOptionsError('option "corsOrigins" must be a list of origins such as ["https://dash.example"] or ["*"]')
   }
-  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, adminToken: options.adminToken }
+  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, readOnlyPresence: options.readOnlyPresence ?? false, adminToken: options.adminToken }
 }

@@ -5,14 +5,17 @@
  */
 import * as Y from 'yjs'
 import { CloseCode, CloseReason } from '../shared/close-codes.js'
-import { decodeAwarenessUpdate } from '../shared/awareness.js'
-import { encodeAwarenessMessage, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, ProtocolError, type Message } from '../shared/protocol.js'
+import { decodeAwarenessEntries } from '../shared/awareness.js'
+import { encodeAwarenessMessage, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, type Message } from '../shared/protocol.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast, Access } from './docs/broadcast.js'
 import type { SharedDoc } from './docs/shared-doc.js'
 import { StorageError } from './docs/shared-doc.js'
-import { isEmptyUpdate, validateUpdate } from './docs/validate.js'
-import { dependsOnMissing, encodeDiff, MAX_PENDING_BYTES, pendingBytes, recordWritten } from './docs/dependencies.js'
+import { isEmptyUpdate, validateStateVector } from './docs/validate.js'
+import { encodeDiff } from './docs/dependencies.js'
+import { behindProbe, ClientIdConflictError, probeStateVector } from './docs/client-ids.js'
+import { submitChecked } from './docs/write-gate.js'
 import type { Logger } from './logger.js'
+import type { Metrics } from './metrics.js'
 
 /** The transport side of a session: how to send a message and how to end it. */
 export interface Pipe {
@@ -29,8 +32,6 @@ export class Session implements DocPeer {
   /** WebSocket clients hear their own awareness renewals: see `DocPeer.echoAwareness`. */
   readonly echoAwareness = true
   private deniedSent = false
-  /** Clock ends per client id of what this peer submitted (see docs/dependencies.ts). */
-  private readonly written = new Map<number, number>()
   private closed = false
 
   constructor (
@@ -39,13 +40,19 @@ export class Session implements DocPeer {
     readonly access: Access,
     private readonly limits: SessionLimits,
     private readonly logger: Logger,
-    readonly user?: string
+    readonly user?: string,
+    private readonly metrics?: Metrics
   ) {}
 
-  /** Joins the doc: the server's step1, then everyone's awareness (y-websocket order). */
+  /**
+   * Joins the doc: the server's step1, then everyone's awareness (y-websocket order). A writer's
+   * step1 is one clock short per client, so its answer shows whether it is a second doc under a
+   * known client id (docs/client-ids.ts); a read-only peer's answer is never applied anyway.
+   */
   start (): void {
     this.doc.addPeer(this)
-    this.pipe.send(encodeSyncStep1(Y.encodeStateVector(this.doc.ydoc)))
+    const ydoc = this.doc.ydoc
+    this.pipe.send(encodeSyncStep1(this.access === 'write' ? probeStateVector(ydoc) : Y.encodeStateVector(ydoc)))
     const awareness = this.doc.encodeAllAwareness()
     if (awareness != null) this.pipe.send(encodeAwarenessMessage(awareness))
   }
@@ -57,25 +64,49 @@ export class Session implements DocPeer {
   handle (message: Message): void {
     switch (message.type) {
       case 'sync-step1': {
-        let diff: Uint8Array
-        try {
-          diff = encodeDiff(this.doc.ydoc, message.stateVector)
-        } catch {
-          throw new ProtocolError('invalid state vector')
-        }
-        this.pipe.send(encodeSyncStep2(diff))
+        // Bounded before Yjs decodes it (docs/validate.ts): a huge one stalled the event loop.
+        validateStateVector(message.stateVector, this.doc.ydoc)
+        // A writer that lacks part of a client's clocks: ask for its last one before filling it in.
+        const probe = this.access === 'write' ? behindProbe(message.stateVector, this.doc.ydoc) : null
+        if (probe !== null) this.pipe.send(encodeSyncStep1(probe))
+        this.pipe.send(encodeSyncStep2(encodeDiff(this.doc.ydoc, message.stateVector)))
         return
       }
       case 'sync-step2':
       case 'sync-update':
-        // A storage failure has already closed this session with 4500; nothing more to do here.
-        this.write(message.update).catch(() => {})
+        try {
+          // A storage failure has already closed this session with 4500; nothing more to do here.
+          this.write(message.update).catch(() => {})
+        } catch (err) {
+          if (!(err instanceof ClientIdConflictError)) throw err
+          // Its doc has diverged from everyone's for good: stop it (4409 is permanent) and say why.
+          this.metrics?.inc('client_id_conflicts_total')
+          this.logger.warn({ doc: this.doc.name, user: this.user, client: err.client, clock: err.clock }, 'refused an update: its client id names different content on the server; closing')
+          this.close(CloseCode.clientIdConflict, CloseReason[CloseCode.clientIdConflict]!)
+        }
         return
       case 'awareness': {
-        const entries = decodeAwarenessUpdate(message.update, { maxEntries: 64, maxStateLength: this.limits.maxAwarenessStateBytes })
-        const refused = this.doc.applyAwareness(entries, this)
-        if (refused.length > 0) this.logger.warn({ doc: this.doc.name, user: this.user, refused }, 'refused awareness for client ids owned by another peer')
-        return
+        const entries = decodeAwarenessEntries(message.update, { maxEntries: this.doc.maxAwarenessEntries, maxStateLength: this.limits.maxAwarenessStateBytes })
+        const outcome = this.doc.applyAwareness(entries, this)
+        switch (outcome.kind) {
+          case 'applied':
+            if (outcome.refused.length > 0) this.logger.warn({ doc: this.doc.name, user: this.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
+            return
+          case 'read-only':
+            // The stock provider sends its own state whatever its access: not worth a warning.
+            this.logger.debug({ doc: this.doc.name, user: this.user }, 'ignored the awareness of a read-only session')
+            return
+          case 'doc-full':
+            // Not this editor's fault: its edits go on, its presence waits for room (its next
+            // awareness renewal, within 15 s, is taken once there is). Closing it would let
+            // whoever filled the doc's presence keep every newcomer in a reconnect loop.
+            this.logger.info({ doc: this.doc.name, user: this.user, err: outcome.message }, 'presence not shown: the doc\'s presence is full')
+            return
+          case 'too-large':
+            this.logger.warn({ doc: this.doc.name, user: this.user, code: CloseCode.presenceTooLarge, err: outcome.message }, 'closing connection')
+            this.close(CloseCode.presenceTooLarge, CloseReason[CloseCode.presenceTooLarge]!)
+            return
+        }
       }
       case 'query-awareness': {
         const all = this.doc.encodeAllAwareness()
@@ -99,12 +130,8 @@ export class Session implements DocPeer {
       }
       return Promise.resolve()
     }
-    const decoded = validateUpdate(update, { maxUpdateBytes: this.limits.maxUpdateBytes })
-    if (pendingBytes(this.doc.ydoc) + update.byteLength > MAX_PENDING_BYTES && dependsOnMissing(decoded, this.doc.ydoc, this.written)) {
-      throw new ProtocolError('update depends on structs the server does not have, and too many such updates are pending')
-    }
-    recordWritten(decoded, this.written)
-    return this.doc.submit(update, this).catch((err: Error) => {
+    // Throws (nothing submitted) on an invalid update, a client id conflict or too many pending structs.
+    return submitChecked(this.doc, update, this, { maxUpdateBytes: this.limits.maxUpdateBytes }).catch((err: Error) => {
       if (err instanceof StorageError) this.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
       throw err
     })

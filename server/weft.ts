@@ -48,6 +48,9 @@ export class Weft extends EventEmitter<WeftEvents> {
     super()
     const resolved = resolveOptions(options, () => leveldbStorage('./data'), silentLogger)
     const metrics = new Metrics()
+    const writeSeconds = metrics.histogram('storage_write_seconds')
+    const batchUpdates = metrics.histogram('storage_batch_updates')
+    const editToBroadcast = metrics.histogram('edit_to_broadcast_seconds')
     const registry = new DocRegistry({
       ...resolved,
       onUpdate: (doc, b: UpdateBroadcast) => {
@@ -56,7 +59,15 @@ export class Weft extends EventEmitter<WeftEvents> {
       },
       onAwareness: (doc, b: AwarenessBroadcast) => {
         this.emit('awareness', { doc: doc.name, ...b.changes })
-      }
+      },
+      onQuarantine: (_doc, records) => { metrics.inc('quarantined_records_total', records) },
+      onStored: (_doc, updates, seconds, latencies) => {
+        writeSeconds.observe(seconds)
+        batchUpdates.observe(updates)
+        for (const l of latencies) editToBroadcast.observe(l)
+      },
+      // reason: read-only (ignored), too-large (4413 / 413), doc-full (ignored until there is room).
+      onPresenceRefused: (_doc, outcome) => { metrics.inc(`presence_refused_total{reason="${outcome.kind}"}`) }
     })
     this.context = createContext(resolved, metrics, registry)
     this.ws = createWebSocketTransport(this.context)

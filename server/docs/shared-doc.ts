@@ -11,20 +11,20 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { initialSeq } from '../../shared/cursor.js'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
-import type { AwarenessEntry } from '../../shared/awareness.js'
-import { encodeAwarenessEntries } from '../../shared/awareness.js'
+import { checkAwarenessStates, encodeAwarenessEntries, type DecodedAwarenessEntry } from '../../shared/awareness.js'
 import type { Logger } from '../logger.js'
 import type { Storage, UpdateRecord } from '../storage/types.js'
 import { AwarenessBroadcast, UpdateBroadcast, type AwarenessChanges, type DocPeer } from './broadcast.js'
+import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, presenceLimits, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
 import { History } from './history.js'
 import { isEmptyUpdate } from './validate.js'
 
-export interface DocOptions {
+export interface DocOptions extends Partial<PresenceLimits> {
   storage: Storage
   logger: Logger
   /** Compact the stored log once this many records were appended since the last compaction. */
   compactAfterRecords: number
-  /** … or once this many bytes were appended. */
+  /** … or once this many bytes were appended (the compacted state itself does not count). */
   compactAfterBytes: number
   /** Resume window kept in memory: records and bytes. */
   historyRecords: number
@@ -32,13 +32,28 @@ export interface DocOptions {
   /** Called after every broadcast update (embedding events, cluster publish, metrics). */
   onUpdate?: (doc: SharedDoc, b: UpdateBroadcast) => void
   onAwareness?: (doc: SharedDoc, b: AwarenessBroadcast) => void
+  /** Called when a peer's awareness is refused or ignored (metrics). */
+  onPresenceRefused?: (doc: SharedDoc, outcome: PresenceRefusal) => void
   /** Called when the doc's write health changes (for /readyz). */
   onHealth?: (doc: SharedDoc) => void
+  /** Called with the number of stored records quarantined on load (metrics). */
+  onQuarantine?: (doc: string, records: number) => void
+  /**
+   * Called after each stored and broadcast batch (metrics): its size, the storage write's
+   * duration, and for each update the time from its arrival to its broadcast, in seconds.
+   */
+  onStored?: (doc: SharedDoc, updates: number, writeSeconds: number, latencies: number[]) => void
 }
+
+/** Storage probes after a failed write: soon, then backing off to every 5 s while it fails. */
+const PROBE_MIN_MS = 200
+const PROBE_MAX_MS = 5000
 
 interface PendingWrite {
   update: Uint8Array
   origin: DocPeer | null
+  /** `performance.now()` when it was submitted. */
+  at: number
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -51,8 +66,11 @@ export class SharedDoc {
   readonly ydoc = new Y.Doc({ gc: true })
   readonly awareness = new awarenessProtocol.Awareness(this.ydoc)
   readonly peers = new Set<DocPeer>()
-  /** Which peer introduced each awareness client id (anti-spoofing). */
-  private readonly awarenessOwners = new Map<number, DocPeer>()
+  /** Which peer claimed each awareness client id (anti-spoofing) and the bytes each holds. */
+  private readonly presence: PresenceLedger
+  private readonly departures = new Departures()
+  /** `encodeAllAwareness()` until the next awareness change; undefined: not encoded yet. */
+  private allAwareness: Uint8Array | null | undefined
   /** Sequence number of the newest stored record. */
   seq: number
   readonly history: History
@@ -66,23 +84,35 @@ export class SharedDoc {
   private sinceCompaction = { records: 0, bytes: 0 }
   private compacting: Promise<void> | null = null
   private destroyed = false
+  private failures = 0
+  private probeTimer: NodeJS.Timeout | null = null
+  private probeMs = PROBE_MIN_MS
 
   private constructor (readonly name: string, private readonly opts: DocOptions, records: UpdateRecord[]) {
     this.seq = records.length > 0 ? records[records.length - 1]!.seq : initialSeq()
     this.history = new History(records.length > 0 ? records[0]!.seq - 1 : this.seq, opts.historyRecords, opts.historyBytes)
     for (const r of records) this.history.push(r)
-    this.sinceCompaction = { records: records.length, bytes: records.reduce((n, r) => n + r.update.byteLength, 0) }
+    this.presence = new PresenceLedger(presenceLimits(opts))
+    // The first record is the log's base (a compacted state, or the doc's first update): its
+    // bytes are the doc's size, not growth, so they do not count toward compactAfterBytes.
+    this.sinceCompaction = { records: records.length, bytes: records.slice(1).reduce((n, r) => n + r.update.byteLength, 0) }
     // The server has no presence of its own.
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)
   }
 
   /**
-   * Loads a doc from storage. Records that do not decode are quarantined; the rest load.
-   * All good records are applied in one transaction (one cleanup pass, not one per record).
+   * Loads a doc from storage. Records whose checksum fails or that do not decode are
+   * quarantined; the rest load. All good records are applied in one transaction (one cleanup
+   * pass, not one per record).
    */
   static async load (name: string, opts: DocOptions): Promise<SharedDoc> {
-    const records = await opts.storage.load(name)
+    const loaded = await opts.storage.load(name)
+    // A record whose bytes changed after they were stored (a flipped bit on disk) may still
+    // decode, into content nobody wrote: the checksum, not decoding, is what catches it.
+    const mismatched = loaded.filter(r => !r.intact).map(r => r.seq)
+    if (mismatched.length > 0) await SharedDoc.quarantine(name, opts, mismatched, 'quarantined stored records whose checksum does not match')
+    const records: UpdateRecord[] = loaded.filter(r => r.intact)
     // Fast path: every record was validated before it was stored, so apply them all at once and
     // decode each one separately only when an apply throws (then start over on a fresh doc, so a
     // half-applied record leaves nothing behind). Decoding every record first cost about a third
@@ -107,10 +137,7 @@ export class SharedDoc {
         bad.push(r.seq)
       }
     }
-    if (bad.length > 0) {
-      opts.logger.error({ doc: name, seqs: bad }, 'quarantined stored records that do not decode')
-      await opts.storage.quarantine(name, bad)
-    }
+    if (bad.length > 0) await SharedDoc.quarantine(name, opts, bad, 'quarantined stored records that do not decode')
     const doc = new SharedDoc(name, opts, good)
     Y.transact(doc.ydoc, () => {
       for (const r of good) {
@@ -126,6 +153,12 @@ export class SharedDoc {
     return doc
   }
 
+  private static async quarantine (name: string, opts: DocOptions, seqs: number[], why: string): Promise<void> {
+    opts.logger.error({ doc: name, seqs }, why)
+    await opts.storage.quarantine(name, seqs)
+    opts.onQuarantine?.(name, seqs.length)
+  }
+
   // ---- writes ----------------------------------------------------------------------------
 
   /**
@@ -137,7 +170,7 @@ export class SharedDoc {
     if (this.destroyed) return Promise.reject(new StorageError('doc is unloaded'))
     if (isEmptyUpdate(update)) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      this.pending.push({ update, origin, resolve, reject })
+      this.pending.push({ update, origin, at: performance.now(), resolve, reject })
       this.writing ??= this.writeLoop()
     })
   }
@@ -154,16 +187,22 @@ export class SharedDoc {
         this.pending = []
         const first = this.seq + 1
         const records = batch.map((w, i) => ({ seq: first + i, update: w.update }))
+        const writeStart = performance.now()
         try {
           await this.opts.storage.append(this.name, records)
         } catch (err) {
           this.fail(err as Error, batch)
           continue
         }
+        const stored = performance.now()
         this.seq = first + batch.length - 1
         this.recover()
         for (let i = 0; i < batch.length; i++) this.apply(records[i]!, batch[i]!.origin)
         for (const w of batch) w.resolve()
+        if (this.opts.onStored !== undefined) {
+          const broadcast = performance.now()
+          this.opts.onStored(this, batch.length, (stored - writeStart) / 1000, batch.map(w => (broadcast - w.at) / 1000))
+        }
         this.afterStore(records)
       }
     } finally {
@@ -187,18 +226,47 @@ export class SharedDoc {
   private fail (err: Error, batch: PendingWrite[]): void {
     const wasHealthy = this.failed == null
     this.failed = err
-    this.opts.logger.error({ doc: this.name, err }, 'storage write failed; doc is read-only until a write succeeds')
+    this.failures++
+    this.opts.logger.error({ doc: this.name, err }, 'storage write failed; doc is read-only until storage recovers')
     const error = new StorageError(`storage write failed: ${err.message}`)
     for (const w of batch) w.reject(error)
     // Writers learn at once (4500) and reconnect with backoff; their resync retries the write.
     for (const peer of [...this.peers]) {
       if (peer.access === 'write') peer.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
     }
-    if (wasHealthy) this.opts.onHealth?.(this)
+    if (wasHealthy) {
+      this.probeMs = PROBE_MIN_MS
+      this.scheduleProbe()
+      this.opts.onHealth?.(this)
+    }
+  }
+
+  /**
+   * While failed, asks storage (with backoff) whether it has recovered, so the doc (and /readyz)
+   * leaves its failed state when the disk has room again even if nobody writes to this doc.
+   * Without `verify()` the doc recovers on its next successful write.
+   */
+  private scheduleProbe (): void {
+    const storage = this.opts.storage
+    if (storage.verify === undefined || this.probeTimer != null || this.destroyed) return
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null
+      if (this.failed == null || this.destroyed) return
+      const failures = this.failures
+      storage.verify!().then(() => {
+        // A write that failed while the probe ran wins: it is newer news than the probe.
+        if (failures === this.failures && !this.destroyed) this.recover()
+      }, () => {
+        this.probeMs = Math.min(this.probeMs * 2, PROBE_MAX_MS)
+        this.scheduleProbe()
+      })
+    }, this.probeMs)
+    this.probeTimer.unref()
   }
 
   private recover (): void {
     if (this.failed == null) return
+    if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
     this.failed = null
     this.opts.logger.info({ doc: this.name }, 'storage writes succeed again')
     this.opts.onHealth?.(this)
@@ -241,8 +309,11 @@ export class SharedDoc {
     const state = Y.encodeStateAsUpdate(this.ydoc)
     const counted = { ...this.sinceCompaction }
     this.compacting = this.opts.storage.replace(this.name, upTo, state).then(() => {
+      // What was appended while this ran stays counted; the new base (the state) does not. It
+      // used to: a doc of 1 MiB or more then met compactAfterBytes on every write and rewrote
+      // its whole state per keystroke (100 edits on a 3 MiB doc: 547 MiB written, 3.9 s CPU).
       this.sinceCompaction.records = Math.max(1, this.sinceCompaction.records - counted.records + 1)
-      this.sinceCompaction.bytes = Math.max(state.byteLength, this.sinceCompaction.bytes - counted.bytes + state.byteLength)
+      this.sinceCompaction.bytes = Math.max(0, this.sinceCompaction.bytes - counted.bytes)
       this.opts.logger.debug({ doc: this.name, upTo, bytes: state.byteLength }, 'compacted')
     }, (err: Error) => {
       // Nothing is lost: the uncompacted log is still there. Try again after the next writes.
@@ -254,11 +325,16 @@ export class SharedDoc {
   // ---- awareness --------------------------------------------------------------------------
 
   /**
-   * Applies an awareness update from `peer`, keeping only entries for client ids the peer
-   * introduced itself (or that nobody holds). Returns the ids that were refused.
+   * Applies an awareness update from `peer`: entries for client ids another peer claimed are
+   * refused (listed in the outcome), the rest is judged against the presence caps as a whole
+   * and applied only if it fits (server/docs/presence.ts). Read-only peers set no presence
+   * unless `readOnlyPresence`. `entries` come from `decodeAwarenessEntries`: the states of the
+   * entries kept are checked here (`ProtocolError` if one is not valid JSON; nothing applied).
    */
-  applyAwareness (entries: AwarenessEntry[], peer: DocPeer): number[] {
-    const allowed: AwarenessEntry[] = []
+  applyAwareness (entries: DecodedAwarenessEntry[], peer: DocPeer): PresenceOutcome {
+    if (!this.presence.allows(peer)) return this.refusePresence({ kind: 'read-only' })
+    // One entry per id, the newest: what y-protocols ends up with, so the caps judge exactly that.
+    const fresh = new Map<number, DecodedAwarenessEntry>()
     const refused: number[] = []
     for (const e of entries) {
       // Stale entries (not newer than what the server has; y-protocols' own rule) change nothing:
@@ -268,24 +344,71 @@ export class SharedDoc {
       // of a departed peer's last state would otherwise make the echoer the owner of its id,
       // and the peer, reconnecting with the same client id, would be refused.
       const meta = this.awareness.meta.get(e.clientID)
-      if (meta !== undefined && !(meta.clock < e.clock || (meta.clock === e.clock && e.json === 'null' && this.awareness.getStates().has(e.clientID)))) continue
-      const owner = this.awarenessOwners.get(e.clientID)
+      if (meta !== undefined && !(meta.clock < e.clock || (meta.clock === e.clock && e.isNull && this.awareness.getStates().has(e.clientID)))) continue
+      const owner = this.presence.ownerOf(e.clientID)
       if (owner !== undefined && owner !== peer) { refused.push(e.clientID); continue }
-      if (owner === undefined && e.json === 'null') continue // removing a state nobody holds: nothing to do
-      this.awarenessOwners.set(e.clientID, peer)
-      allowed.push(e)
+      if (owner === undefined && e.isNull) continue // removing a state nobody holds: nothing to do
+      const seen = fresh.get(e.clientID)
+      if (seen === undefined || seen.clock <= e.clock) fresh.set(e.clientID, e)
     }
-    if (allowed.length > 0) awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(allowed), peer)
-    return refused
+    const verdict = this.presence.judge(peer, fresh.values())
+    if (verdict != null) return this.refusePresence(verdict)
+    checkAwarenessStates(fresh.values())
+    if (fresh.size > 0) {
+      // Claimed before applying: the update event below releases whatever the entries remove.
+      for (const e of fresh.values()) if (!e.isNull) this.presence.hold(peer, e.clientID, e.size)
+      awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessEntries([...fresh.values()]), peer)
+    }
+    return { kind: 'applied', refused }
   }
+
+  private refusePresence (outcome: PresenceRefusal): PresenceOutcome {
+    this.opts.onPresenceRefused?.(this, outcome)
+    return outcome
+  }
+
+  /**
+   * Most entries one awareness message may carry. The stock provider echoes every state it
+   * hears, in one message: a joiner echoes everyone present at once, so a fixed bound (it was
+   * 64) closed every joiner of a room of more than 64 with 4400. An echo names only ids the doc
+   * knows (`meta` keeps departed ones too); a peer may add at most its cap of new ones.
+   */
+  get maxAwarenessEntries (): number { return this.awareness.meta.size + this.presence.limits.maxPresenceIdsPerConnection }
+
+  /** Bytes of awareness state the doc holds (what a joiner is sent, about). */
+  get presenceBytes (): number { return this.presence.bytes }
 
   /** The full awareness state as one update, or null when nobody is present. */
   encodeAllAwareness (): Uint8Array | null {
-    const ids = [...this.awareness.getStates().keys()]
-    return ids.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) : null
+    // Kept until presence changes: every joiner is sent it, and encoding re-serialises every
+    // state (about 30 ms for 0.7 MB of presence under load): a reconnect storm would pay it n times.
+    if (this.allAwareness === undefined) {
+      const ids = [...this.awareness.getStates().keys()]
+      this.allAwareness = ids.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) : null
+    }
+    return this.allAwareness
+  }
+
+  /** Drops the clocks of ids gone for `DEPARTED_MEMORY_MS` and not updated since. */
+  private forgetDeparted (now: number): void {
+    const before = now - DEPARTED_MEMORY_MS
+    for (const id of this.departures.takeBefore(before)) {
+      // An id claimed again (and perhaps gone again) since is newer news: its meta stays, and
+      // its later departure is queued behind this one.
+      const meta = this.awareness.meta.get(id)
+      if (meta !== undefined && meta.lastUpdated < before && id !== this.awareness.clientID && !this.awareness.getStates().has(id)) this.awareness.meta.delete(id)
+    }
   }
 
   private readonly onAwarenessUpdate = (changes: AwarenessChanges, origin: unknown): void => {
+    this.allAwareness = undefined
+    // Every way a state goes (its owner's "null", the 30 s timeout, its peer leaving) frees its id.
+    const now = Date.now()
+    for (const id of changes.removed) {
+      this.presence.release(id)
+      this.departures.add(id, now)
+    }
+    this.forgetDeparted(now)
     const changed = [...changes.added, ...changes.updated, ...changes.removed]
     if (changed.length === 0) return
     const b = new AwarenessBroadcast(this.name, changes, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed), origin)
@@ -304,13 +427,10 @@ export class SharedDoc {
   /** Detaches a peer and removes the awareness states it introduced. */
   removePeer (peer: DocPeer): void {
     if (!this.peers.delete(peer)) return
-    const owned: number[] = []
-    for (const [id, owner] of this.awarenessOwners) {
-      if (owner === peer) owned.push(id)
-    }
-    for (const id of owned) this.awarenessOwners.delete(id)
-    const present = owned.filter(id => this.awareness.getStates().has(id))
-    if (present.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, present, 'peer-closed')
+    const owned = this.presence.idsOf(peer)
+    if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned, 'peer-closed')
+    // Held ids always have a state (removal releases them), so none is left; this is a guard.
+    for (const id of owned) this.presence.release(id)
   }
 
   /** Final flush and compaction, then release everything. Idempotent. */
@@ -319,11 +439,13 @@ export class SharedDoc {
     await this.flushed()
     if (this.failed == null) await this.compact()
     this.destroyed = true
+    if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
     this.ydoc.off('update', this.onYUpdate)
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
     this.ydoc.destroy()
     this.peers.clear()
-    this.awarenessOwners.clear()
+    this.presence.clear()
+    this.departures.clear()
   }
 }
