@@ -41,7 +41,7 @@ async function serverMain (): Promise<void> {
     if (m.type === 'mem') {
       (globalThis as { gc?: () => void }).gc?.()
       const mu = process.memoryUsage()
-      process.send!({ type: 'mem', heapUsed: mu.heapUsed, external: mu.external, rss: mu.rss, observers: weft.context.metrics.render().match(/weft_sse_observers (\d+)/)?.[1] })
+      void weft.context.metrics.render().then(text => process.send!({ type: 'mem', heapUsed: mu.heapUsed, external: mu.external, rss: mu.rss, observers: /weft_sse_observers (\d+)/.exec(text)?.[1] }))
     } else if (m.type === 'floor') {
       void rawWriteFloor().then(usPerWrite => process.send!({ type: 'floor', usPerWrite }))
     } else if (m.type === 'stop') {

@@ -1,24 +1,28 @@
-/** The CLI's logger: one line per entry on stderr, from a minimum level up. */
+/**
+ * The CLI's logger: pino on stderr (stdout carries only the `listening on` line). JSON lines
+ * by default when stderr is not a terminal (a log pipeline reads them as they are), a short
+ * readable line when it is (pino-pretty). Writes are synchronous: the lines just before a crash
+ * or a SIGKILL are the ones an operator needs.
+ */
+import { pino } from 'pino'
+import pretty from 'pino-pretty'
 import type { Logger } from './logger.js'
 
 const levels = ['debug', 'info', 'warn', 'error'] as const
 export type Level = typeof levels[number]
 export const isLevel = (s: string): s is Level => (levels as readonly string[]).includes(s)
 
-export function consoleLogger (min: Level, write: (line: string) => void = line => process.stderr.write(line)): Logger {
-  const minIndex = levels.indexOf(min)
-  const make = (level: Level) => (objOrMsg: object | string, msg?: string): void => {
-    if (levels.indexOf(level) < minIndex) return
-    const time = new Date().toISOString()
-    if (typeof objOrMsg === 'string') return write(`${time} ${level} ${objOrMsg}\n`)
-    const fields = Object.entries(objOrMsg).map(([k, v]) => `${k}=${format(v)}`).join(' ')
-    write(`${time} ${level} ${msg ?? ''} ${fields}\n`)
-  }
-  return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') }
-}
+const formats = ['json', 'pretty'] as const
+export type LogFormat = typeof formats[number]
+export const isLogFormat = (s: string): s is LogFormat => (formats as readonly string[]).includes(s)
 
-function format (v: unknown): string {
-  if (v instanceof Error) return JSON.stringify(v.message)
-  if (typeof v === 'string') return JSON.stringify(v)
-  try { return JSON.stringify(v) } catch { return String(v) }
+/** The format when none is asked for: readable on a terminal, JSON anywhere else. */
+export const defaultLogFormat = (): LogFormat => process.stderr.isTTY === true ? 'pretty' : 'json'
+
+export function cliLogger (level: Level, format: LogFormat = defaultLogFormat()): Logger {
+  const options = { level, base: { service: 'weft' }, timestamp: pino.stdTimeFunctions.isoTime }
+  const stream = format === 'pretty'
+    ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
+    : pino.destination({ fd: 2, sync: true })
+  return pino(options, stream)
 }

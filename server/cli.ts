@@ -5,13 +5,14 @@
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 import express from 'express'
-import { consoleLogger, isLevel } from './cli-logger.js'
+import { cliLogger, defaultLogFormat, isLevel, isLogFormat, type Level, type LogFormat } from './cli-logger.js'
 import { createWeft } from './weft.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { memoryStorage } from './storage/memory.js'
 import { postgresStorage } from './storage/postgres.js'
 import { WeftOptionsError } from './options.js'
 import { version } from './version.js'
+import { prepareDataDir } from './data-dir.js'
 
 const help = `weft ${version} — a Yjs sync server (WebSocket, SSE, HTTP fallbacks)
 
@@ -24,6 +25,8 @@ Options (each also as an environment variable):
   --memory              keep docs in memory only (lost on exit) WEFT_MEMORY
   --postgres <url>      store docs in PostgreSQL instead        WEFT_POSTGRES
   --log-level <level>   debug | info | warn | error             WEFT_LOG_LEVEL [warn]
+  --log-format <f>      json (pino lines) | pretty              WEFT_LOG_FORMAT
+                        [pretty on a terminal, json otherwise]
   --no-ui               no home page (/) and no editor (/edit/:doc), for production;
                         /view/:doc stays (it is behind auth)    WEFT_UI=0
   --admin-token <t>     credential for GET /docs (Bearer or ?token=, ≥ 16 chars);
@@ -36,13 +39,14 @@ Access control (off by default: every client may read and write every doc):
                                                                 WEFT_AUTH_JWKS
   --allowed-origins <a,b> browser origins allowed (Origin header); others get 403
                                                                 WEFT_ALLOWED_ORIGINS [any]
-  --cors-origins <a,b>  pages that may read SSE streams and snapshots cross-origin (default: --allowed-origins)
-                        ("*" = any page, without credentials)   WEFT_CORS_ORIGINS [none]
+  --cors-origins <a,b>  pages that may read SSE streams and snapshots cross-origin
+                        ("*" = any page, without credentials)   WEFT_CORS_ORIGINS
+                        [--allowed-origins if set; else "*" without auth, none with auth]
   Token claims: docs (name, glob "team-a/*" or list), access ("read"|"write"), exp, sub.
   Clients send it as ?token=, Authorization: Bearer, a weft_token cookie or a
   Sec-WebSocket-Protocol entry.
 
-Limits (exceeding one answers HTTP 429 or closes with 4429):
+Limits (exceeding one answers HTTP 429 or closes with 4529, which clients retry later):
   --max-connections <n>          WebSocket connections in total  WEFT_MAX_CONNECTIONS [10000]
   --max-connections-per-ip <n>   … from one IP address           WEFT_MAX_CONNECTIONS_PER_IP [10000]
   --max-connections-per-doc <n>  … on one doc                    WEFT_MAX_CONNECTIONS_PER_DOC [5000]
@@ -50,10 +54,26 @@ Limits (exceeding one answers HTTP 429 or closes with 4429):
                                  (behind a proxy all clients share its address: per-IP
                                  limits are for clients that connect directly)
   --max-messages-per-second <n>  per connection (burst 3×)       WEFT_MAX_MESSAGES_PER_SECOND [100]
+                                 (over it the connection is not read until it may go on)
+  --max-throttled-ms <n>         over the rate without a break   WEFT_MAX_THROTTLED_MS [30000]
+                                 this long: closed with 4529
   --max-message-bytes <n>        largest message (1009 beyond)   WEFT_MAX_MESSAGE_BYTES [16777216]
   --max-docs <n>                 docs in memory at once          WEFT_MAX_DOCS [10000]
   --max-http-sessions <n>        HTTP-only editors (SSE/poll)    WEFT_MAX_HTTP_SESSIONS [10000]
+  --max-http-sessions-per-ip <n> … created from one IP address    WEFT_MAX_HTTP_SESSIONS_PER_IP [1000]
+  --max-requests-per-second-per-ip <n>  doc routes, per IP (burst 3×)
+                                                                WEFT_MAX_REQUESTS_PER_SECOND_PER_IP [1000]
+  --max-empty-docs-per-ip <n>    docs nobody wrote yet held open by one IP's streams/polls
+                                                                WEFT_MAX_EMPTY_DOCS_PER_IP [100]
   --http-session-idle-ms <n>     an idle HTTP editor leaves      WEFT_HTTP_SESSION_IDLE_MS [30000]
+  --max-presence-ids-per-connection <n>    awareness ids one connection holds (4413 beyond)
+                                                                WEFT_MAX_PRESENCE_IDS_PER_CONNECTION [16]
+  --max-presence-bytes-per-connection <n>  … their states' bytes (4413 beyond)
+                                                                WEFT_MAX_PRESENCE_BYTES_PER_CONNECTION [65536]
+  --max-presence-bytes-per-doc <n>         all presence of one doc (4529 beyond)
+                                                                WEFT_MAX_PRESENCE_BYTES_PER_DOC [4194304]
+  --read-only-presence  read tokens may set presence (shown as present)
+                                                                WEFT_READ_ONLY_PRESENCE=1
   -h, --help            show this help
   -v, --version         print the version
 
@@ -66,13 +86,15 @@ interface Flags {
   data: string
   memory: boolean
   postgres: string | undefined
-  logLevel: string
+  logLevel: Level
+  logFormat: LogFormat
   authSecret?: string
   authJwks?: string
   allowedOrigins?: string[]
   corsOrigins?: string[]
   limits: Record<string, number>
   ui: boolean
+  readOnlyPresence: boolean
   adminToken?: string
 }
 
@@ -83,10 +105,17 @@ const limitFlags = {
   'max-connections-per-doc': 'maxConnectionsPerDoc',
   'max-observers-per-ip': 'maxObserversPerIp',
   'max-messages-per-second': 'maxMessagesPerSecond',
+  'max-throttled-ms': 'maxThrottledMs',
   'max-message-bytes': 'maxMessageBytes',
   'max-docs': 'maxDocs',
   'max-http-sessions': 'maxHttpSessions',
-  'http-session-idle-ms': 'httpSessionIdleMs'
+  'max-http-sessions-per-ip': 'maxHttpSessionsPerIp',
+  'max-requests-per-second-per-ip': 'maxRequestsPerSecondPerIp',
+  'max-empty-docs-per-ip': 'maxEmptyDocsPerIp',
+  'http-session-idle-ms': 'httpSessionIdleMs',
+  'max-presence-ids-per-connection': 'maxPresenceIdsPerConnection',
+  'max-presence-bytes-per-connection': 'maxPresenceBytesPerConnection',
+  'max-presence-bytes-per-doc': 'maxPresenceBytesPerDoc'
 } as const
 
 class UsageError extends Error {}
@@ -102,11 +131,13 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
       memory: { type: 'boolean' },
       postgres: { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       'auth-secret': { type: 'string' },
       'auth-jwks': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'cors-origins': { type: 'string' },
       'no-ui': { type: 'boolean' },
+      'read-only-presence': { type: 'boolean' },
       'admin-token': { type: 'string' },
       ...Object.fromEntries(Object.keys(limitFlags).map(f => [f, { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' },
@@ -120,6 +151,8 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
   if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${portText}"`)
   const logLevel = values['log-level'] ?? env.WEFT_LOG_LEVEL ?? 'warn'
   if (!isLevel(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${logLevel}"`)
+  const logFormat = values['log-format'] ?? env.WEFT_LOG_FORMAT ?? defaultLogFormat()
+  if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be json or pretty, got "${logFormat}"`)
   const limits: Record<string, number> = {}
   for (const [flag, option] of Object.entries(limitFlags)) {
     const text = (values as Record<string, string | undefined>)[flag] ?? env[`WEFT_${flag.toUpperCase().replace(/-/g, '_')}`]
@@ -137,13 +170,15 @@ function parseFlags (argv: string[], env: NodeJS.ProcessEnv): Flags | 'help' | '
     corsOrigins: cors === undefined ? undefined : cors.split(',').map(o => o.trim()).filter(o => o !== ''),
     limits,
     ui: values['no-ui'] !== true && env.WEFT_UI !== '0' && env.WEFT_UI !== 'false',
+    readOnlyPresence: values['read-only-presence'] === true || env.WEFT_READ_ONLY_PRESENCE === '1' || env.WEFT_READ_ONLY_PRESENCE === 'true',
     adminToken: values['admin-token'] ?? env.WEFT_ADMIN_TOKEN,
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     data: values.data ?? env.WEFT_DATA ?? './data',
     memory: values.memory ?? (env.WEFT_MEMORY === '1' || env.WEFT_MEMORY === 'true'),
     postgres: values.postgres ?? env.WEFT_POSTGRES,
-    logLevel
+    logLevel,
+    logFormat
   }
 }
 
@@ -158,10 +193,18 @@ async function main (): Promise<void> {
   if (flags === 'help') { process.stdout.write(help + '\n'); return }
   if (flags === 'version') { process.stdout.write(version + '\n'); return }
 
-  const logger = consoleLogger(flags.logLevel as 'warn')
+  const logger = cliLogger(flags.logLevel, flags.logFormat)
   if (flags.memory && flags.postgres !== undefined) {
     process.stderr.write('weft: choose one of --memory and --postgres\n')
     process.exit(2)
+  }
+  if (!flags.memory && flags.postgres === undefined) {
+    try {
+      prepareDataDir(flags.data)
+    } catch (err) {
+      process.stderr.write(`weft: ${(err as Error).message}\n`)
+      process.exit(2)
+    }
   }
   const storage = flags.memory ? memoryStorage() : flags.postgres !== undefined ? postgresStorage(flags.postgres) : leveldbStorage(flags.data)
   const where = flags.postgres !== undefined ? 'PostgreSQL' : flags.data
@@ -170,7 +213,7 @@ async function main (): Promise<void> {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
       ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
       : undefined
-    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, corsOrigins: flags.corsOrigins, ...flags.limits, ui: flags.ui, adminToken: flags.adminToken })
+    weft = await createWeft({ storage, logger, auth, allowedOrigins: flags.allowedOrigins, corsOrigins: flags.corsOrigins, ...flags.limits, ui: flags.ui, readOnlyPresence: flags.readOnlyPresence, adminToken: flags.adminToken })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -200,6 +243,7 @@ async function main (): Promise<void> {
     const port = typeof addr === 'object' && addr != null ? addr.port : flags.port
     const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host
     process.stdout.write(`listening on http://${host}:${port}\n`)
+    logger.info({ version, url: `http://${host}:${port}`, storage: flags.memory ? 'memory' : flags.postgres !== undefined ? 'postgres' : 'leveldb', data: flags.memory || flags.postgres !== undefined ? undefined : flags.data, auth: flags.authSecret !== undefined ? 'hs256' : flags.authJwks !== undefined ? 'jwks' : 'off', ui: flags.ui, limits: flags.limits }, 'weft started')
     if (flags.authSecret === undefined && flags.authJwks === undefined) {
       logger.warn(`no auth configured: every client may read and write every doc (use --auth-secret or --auth-jwks)${flags.memory ? '; --memory: docs are lost on exit' : ''}`)
     } else if (flags.memory) {

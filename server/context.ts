@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http'
 import { DocRegistry } from './docs/registry.js'
 import type { Grant, ResolvedOptions } from './options.js'
-import { Metrics } from './metrics.js'
+import { Metrics, type BoundCounter } from './metrics.js'
 import { createAuthorizer } from './auth/authorize.js'
 import { ConnectionLimits } from './limits/connections.js'
 
@@ -13,6 +13,8 @@ export interface WeftContext {
   options: ResolvedOptions
   registry: DocRegistry
   metrics: Metrics
+  /** Bytes in and out per transport, bound once (`weft_bytes_received_total{transport}` …). */
+  traffic: Record<TrafficTransport, { received: BoundCounter, sent: BoundCounter }>
   /** Access for a request on a doc; throws AuthError (401/403). */
   authorize (req: IncomingMessage, doc: string): Promise<Grant>
   /** Connection / observer limits (server/limits): admit before opening, release on close. */
@@ -25,11 +27,19 @@ export interface WeftContext {
   readiness: Array<() => string | null>
 }
 
+/** `http` is the editor's POSTs; `sse` and `poll` what observers and HTTP editors receive. */
+export type TrafficTransport = 'websocket' | 'sse' | 'poll' | 'http'
+
 export function createContext (options: ResolvedOptions, metrics: Metrics, registry: DocRegistry): WeftContext {
+  const traffic = Object.fromEntries((['websocket', 'sse', 'poll', 'http'] as const).map(transport => [transport, {
+    received: metrics.counter('bytes_received_total', { transport }),
+    sent: metrics.counter('bytes_sent_total', { transport })
+  }])) as WeftContext['traffic']
   return {
     options,
     registry,
     metrics,
+    traffic,
     authorize: createAuthorizer(options, options.logger),
     limits: new ConnectionLimits(options, metrics),
     closing: false,

@@ -29,6 +29,30 @@ describe('CLI', () => {
     expect(port.stderr).toMatch(/--port must be a number/)
   })
 
+  it('a data directory that cannot be one exits 2 naming it, at once (/proc/x used to hang)', () => {
+    const proc = cli(['--port', '0', '--data', '/proc/weft-data'])
+    expect(proc.status).toBe(2)
+    expect(proc.stderr).toMatch(/--data \/proc\/weft-data: cannot create \/proc\/weft-data \(ENOENT/)
+    const file = cli(['--port', '0', '--data', fileURLToPath(new URL('../package.json', import.meta.url))])
+    expect(file.status).toBe(2)
+    expect(file.stderr).toMatch(/package\.json exists and is not a directory/)
+    const format = cli(['--log-format', 'xml'])
+    expect(format.status).toBe(2)
+    expect(format.stderr).toMatch(/--log-format must be json or pretty, got "xml"/)
+  })
+
+  it('logs pino JSON lines on stderr when it is not a terminal; stdout keeps only the listening line', async () => {
+    const child = await startChildServer(['--memory', '--log-level', 'info'])
+    cleanups.push(() => child.proc.kill('SIGKILL'))
+    await waitFor(() => child.stderr().includes('weft started'), 'the startup log line')
+    const lines = child.stderr().trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+    const started = lines.find(l => l.msg === 'weft started')!
+    expect(started).toMatchObject({ level: 30, service: 'weft', storage: 'memory', auth: 'off', url: child.url })
+    expect(typeof started.time).toBe('string')
+    expect(lines.find(l => String(l.msg).startsWith('no auth configured'))).toMatchObject({ level: 40 })
+    expect(child.stdout()).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\n$/)
+  })
+
   it('prints exactly one line when ready, and SIGTERM tells clients 1012, flushes and exits 0', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)

@@ -19,7 +19,7 @@ describe('provider churn', { timeout: 120_000 }, () => {
 
   it('90 providers opened and destroyed (30 per tier) leave no timers, sockets, peers or sessions', async () => {
     server = await startServer({ storage: memoryStorage(), httpSessionIdleMs: 500, unloadAfterMs: 200 })
-    const metric = async (name: string): Promise<number> => Number(new RegExp(`^weft_${name} (\\d+)`, 'm').exec(server.weft.context.metrics.render())?.[1] ?? 0)
+    const metric = async (name: string): Promise<number> => Number(new RegExp(`^weft_${name} (\\d+)`, 'm').exec(await server.weft.context.metrics.render())?.[1] ?? 0)
     // Warm up once per tier so lazily created module-level things exist before the baseline.
     const run = async (n: number): Promise<void> => {
       for (const tier of ['websocket', 'sse', 'poll'] as TransportName[]) {
