@@ -20,7 +20,8 @@ import type { Metrics } from './metrics.js'
 /** The transport side of a session: how to send a message and how to end it. */
 export interface Pipe {
   send (message: Uint8Array): void
-  close (code: number, reason: string): void
+  /** Ends the pipe with `code`; `detail` (why, for the log line the pipe writes) is never sent. */
+  close (code: number, reason: string, detail?: string): void
 }
 
 export interface SessionLimits {
@@ -81,8 +82,7 @@ export class Session implements DocPeer {
           if (!(err instanceof ClientIdConflictError)) throw err
           // Its doc has diverged from everyone's for good: stop it (4409 is permanent) and say why.
           this.metrics?.inc('client_id_conflicts_total')
-          this.logger.warn({ doc: this.doc.name, user: this.user, client: err.client, clock: err.clock }, 'refused an update: its client id names different content on the server; closing')
-          this.close(CloseCode.clientIdConflict, CloseReason[CloseCode.clientIdConflict]!)
+          this.close(CloseCode.clientIdConflict, CloseReason[CloseCode.clientIdConflict]!, `an update for client ${err.client} at clock ${err.clock} names different content than the server holds`)
         }
         return
       case 'awareness': {
@@ -103,8 +103,7 @@ export class Session implements DocPeer {
             this.logger.info({ doc: this.doc.name, user: this.user, err: outcome.message }, 'presence not shown: the doc\'s presence is full')
             return
           case 'too-large':
-            this.logger.warn({ doc: this.doc.name, user: this.user, code: CloseCode.presenceTooLarge, err: outcome.message }, 'closing connection')
-            this.close(CloseCode.presenceTooLarge, CloseReason[CloseCode.presenceTooLarge]!)
+            this.close(CloseCode.presenceTooLarge, CloseReason[CloseCode.presenceTooLarge]!, outcome.message)
             return
         }
       }
@@ -140,10 +139,10 @@ export class Session implements DocPeer {
   deliverUpdate (b: UpdateBroadcast): void { this.pipe.send(b.wsMessage) }
   deliverAwareness (b: AwarenessBroadcast): void { this.pipe.send(b.wsMessage) }
 
-  close (code: number, reason: string): void {
+  close (code: number, reason: string, detail?: string): void {
     if (this.closed) return
     this.closed = true
-    this.pipe.close(code, reason)
+    this.pipe.close(code, reason, detail)
   }
 
   /** Leaves the doc (its awareness states go with it). Idempotent. */

@@ -26,17 +26,10 @@ export function createAuthorizer (options: ResolvedOptions, log: Logger): Author
 
   return async (req, doc) => {
     const bad = origins.check(req) ?? (cookiesMatter && extractToken(req)?.source === 'cookie' ? origins.checkCookie(req) : null)
-    if (bad != null) {
-      log.info({ doc, origin: req.headers.origin }, 'refused: origin not allowed')
-      throw new AuthError(403, bad)
-    }
-    let grant: Grant | null
-    try {
-      grant = await decide(req, doc)
-    } catch (err) {
-      if (err instanceof AuthError) log.info({ doc, status: err.status, reason: err.message }, 'refused access')
-      throw err
-    }
+    // Refusals are logged where they are answered (one line with transport, address and
+    // status: http/request.ts, transports/websocket.ts), not here.
+    if (bad != null) throw new AuthError(403, bad)
+    const grant: Grant | null = await decide(req, doc)
     if (grant == null) throw new AuthError(401, 'not authenticated')
     if (grant.access !== 'read' && grant.access !== 'write') throw new Error(`authenticate() returned access ${String(grant.access)}; expected "read" or "write"`)
     if (grant.expiresAt !== undefined && grant.expiresAt * 1000 <= Date.now()) throw new AuthError(401, 'token expired')

@@ -8,7 +8,7 @@ import type { WeftContext } from '../context.js'
 import { checkDocName, DocNameError } from '../doc-name.js'
 import { TypesSpecError } from '../docs/json-view.js'
 import { TooManyDocsError } from '../docs/registry.js'
-import { LimitError } from '../limits/connections.js'
+import { clientIp, LimitError } from '../limits/connections.js'
 import { AuthError, type Grant } from '../options.js'
 import { SessionIdError, sessionIdOf, TooManySessionsError } from '../transports/http-session.js'
 
@@ -55,6 +55,7 @@ export async function readRequest (ctx: WeftContext, req: Request): Promise<{ do
   if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
   const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
   const grant = await ctx.authorize(req, doc)
+  if (req.res !== undefined) req.res.locals.weftUser = grant.user
   return { doc, grant }
 }
 
@@ -68,6 +69,8 @@ export async function docRequest (ctx: WeftContext, req: Request, res: Response)
   const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
   const sessionId = sessionIdOf(req)
   const grant = await ctx.authorize(req, doc)
+  // For the refusal log line of this request (sendProblem), should a later check refuse it.
+  res.locals.weftUser = grant.user
   return { doc, grant, sessionId }
 }
 
@@ -95,10 +98,21 @@ export function statusOf (err: unknown): number {
   return 500
 }
 
-/** Answers an error of a doc route with its status, counted per route and status. */
+/** Which transport a route serves, for logs: editors' POSTs are `http`, streams `sse`, polls `poll`. */
+const transportOf: Record<string, string> = { events: 'sse', poll: 'poll', updates: 'http', awareness: 'http', session: 'http', snapshot: 'http', viewer: 'http', rate: 'http' }
+
+/**
+ * Answers an error of a doc route with its status, counted per route and status, and logged as
+ * one line with the doc, transport, address, user and status (500s at error, the rest at info:
+ * refusals are the server working as designed, but an operator asking why a client cannot get
+ * in needs them).
+ */
 export function sendProblem (ctx: WeftContext, res: Response, err: unknown, route: string): void {
   const status = statusOf(err)
-  if (status === 500) ctx.options.logger.error({ route, err }, 'HTTP request failed')
+  const req = res.req
+  const fields = { doc: typeof req.params?.doc === 'string' ? req.params.doc : undefined, transport: transportOf[route] ?? 'http', route, ip: clientIp(req), user: res.locals.weftUser as string | undefined, status }
+  if (status >= 500) ctx.options.logger.error({ ...fields, err }, 'request failed')
+  else ctx.options.logger.info({ ...fields, err: (err as Error | null)?.message }, 'request refused')
   ctx.metrics.inc(`http_errors_total{route="${route}",status="${status}"}`)
   if (res.headersSent) { res.end(); return }
   if (status === 503) res.setHeader('Retry-After', '1')

@@ -39,8 +39,11 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
   }, options.pingIntervalMs)
   heartbeat.unref()
 
-  function refuse (socket: Duplex, status: number, message: string): void {
+  function refuse (socket: Duplex, status: number, message: string, req: IncomingMessage, doc?: string): void {
     metrics.inc(`ws_upgrades_refused_total{status="${status}"}`)
+    const fields = { doc, transport: 'websocket', ip: clientIp(req), status, err: message }
+    if (status >= 500) log.error(fields, 'upgrade refused')
+    else log.info(fields, 'upgrade refused')
     if (socket.writable) {
       const body = `${message}\n`
       socket.end(`HTTP/1.1 ${status} ${httpStatusText(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
@@ -50,8 +53,8 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
 
   async function handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {}) // a reset during the handshake is not our error to throw
-    if (ctx.closing) return refuse(socket, 503, 'server is shutting down')
-    let doc: string
+    if (ctx.closing) return refuse(socket, 503, 'server is shutting down', req)
+    let doc: string | undefined
     let grant: Grant
     let release: Release
     try {
@@ -72,21 +75,22 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       }
       release = () => { connection(); emptySlot?.() }
     } catch (err) {
-      if (err instanceof DocNameError) return refuse(socket, 400, err.message)
-      if (err instanceof AuthError) return refuse(socket, err.status, err.message)
-      if (err instanceof LimitError) return refuse(socket, err.status, err.message)
-      log.error({ err }, 'upgrade failed')
-      return refuse(socket, 500, 'internal error')
+      if (err instanceof DocNameError) return refuse(socket, 400, err.message, req)
+      if (err instanceof AuthError || err instanceof LimitError) return refuse(socket, err.status, err.message, req, doc)
+      log.error({ doc, err }, 'upgrade failed')
+      return refuse(socket, 500, 'internal error', req, doc)
     }
     // The socket outlives every path through the handshake, so its close frees the slot.
     socket.once('close', release)
     if (socket.destroyed) return release()
-    wss.handleUpgrade(req, socket, head, ws => { open(ws, doc, grant) })
+    const name = doc
+    wss.handleUpgrade(req, socket, head, ws => { open(ws, name, grant, clientIp(req)) })
   }
 
-  function open (ws: WebSocket, docName: string, grant: Grant): void {
+  function open (ws: WebSocket, docName: string, grant: Grant, ip: string): void {
     metrics.inc('ws_connections_total')
-    void new WsConnection(ctx, live, ws, docName, grant).join()
+    log.debug({ doc: docName, transport: 'websocket', ip, user: grant.user, access: grant.access }, 'connected')
+    void new WsConnection(ctx, live, ws, docName, grant, ip).join()
   }
 
   return {

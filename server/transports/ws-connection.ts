@@ -49,7 +49,9 @@ export class WsConnection implements Pipe {
     private readonly live: Set<WsConnection>,
     readonly ws: WebSocket,
     readonly docName: string,
-    readonly grant: Grant
+    readonly grant: Grant,
+    /** The peer's address, for log lines. */
+    readonly ip: string
   ) {
     this.bucket = new TokenBucket(ctx.options.maxMessagesPerSecond, ctx.options.messageBurst)
     ;(ws as Socket)[CONNECTION] = this
@@ -109,9 +111,19 @@ export class WsConnection implements Pipe {
     ws.send(message)
   }
 
-  close (code: number, reason: string): void {
+  /**
+   * Closes with `code`: counted, and — for Weft's own codes — one log line with the doc,
+   * transport, address, user, code and `detail` (why; never sent to the peer).
+   */
+  close (code: number, reason: string, detail?: string): void {
     const ws = this.ws
     if (ws.readyState !== ws.OPEN && ws.readyState !== ws.CONNECTING) return
+    this.ctx.metrics.inc(`ws_closed_total{code="${code}"}`)
+    if (code >= 4000) {
+      const fields = { doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, code, err: detail ?? reason }
+      if (code === CloseCode.unauthorized) this.ctx.options.logger.info(fields, 'closing connection')
+      else this.ctx.options.logger.warn(fields, 'closing connection')
+    }
     // A held connection must read again, or the peer's close frame is never seen and the
     // close handshake waits out ws' 30 s timeout. What it still sends is ignored (not OPEN).
     if (ws.isPaused) ws.resume()
@@ -147,6 +159,7 @@ export class WsConnection implements Pipe {
     if (this.overSince === 0) {
       this.overSince = now
       this.ctx.metrics.inc('ws_throttled_total')
+      this.ctx.options.logger.info({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, limit: 'messages_per_second' }, 'over its message rate: reading paused until its budget refills')
     }
     this.held = { messages: [data], next: 0, timer: null }
     this.ws.pause()
@@ -192,16 +205,14 @@ export class WsConnection implements Pipe {
       if (err instanceof ProtocolError) return this.fail(CloseCode.malformed, err)
       // A bug triggered by one peer's message must not take the process (and every other
       // peer) down: log it loudly and drop that connection.
-      this.ctx.options.logger.error({ doc: this.docName, user: this.grant.user, err }, 'unexpected error handling a message')
+      this.ctx.options.logger.error({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, err }, 'unexpected error handling a message')
       this.ctx.metrics.inc('ws_message_errors_total')
       return this.fail(CloseCode.malformed, err as Error)
     }
   }
 
   private fail (code: number, err: Error): void {
-    this.ctx.metrics.inc(`ws_closed_total{code="${code}"}`)
-    this.ctx.options.logger.warn({ doc: this.docName, user: this.grant.user, code, err: err.message }, 'closing connection')
-    this.close(code, CloseReason[code] ?? '')
+    this.close(code, CloseReason[code] ?? '', err.message)
   }
 
   /** Ends the tick's cork: the frames of this tick leave together. */
@@ -211,7 +222,7 @@ export class WsConnection implements Pipe {
   }
 
   socketError (err: Error): void {
-    this.ctx.options.logger.debug({ doc: this.docName, err: err.message }, 'socket error')
+    this.ctx.options.logger.debug({ doc: this.docName, transport: 'websocket', ip: this.ip, err: err.message }, 'socket error')
   }
 
   /** The socket closed: leave the doc, free everything. */
