@@ -8,25 +8,14 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
-import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
-import { stockClient, synced, type StockClient } from './helpers/providers.js'
+import type { TestServer } from './helpers/server.js'
+import { synced, type StockClient } from './helpers/providers.js'
 import { sleep, waitFor } from './helpers/wait.js'
-import { leveldbStorage } from '../server/storage/leveldb.js'
+import { leveldbFixture } from './helpers/leveldb-fixture.js'
 import { CloseCode } from '../shared/close-codes.js'
 
 describe('two docs with the same Yjs client id', () => {
-  const cleanups = cleanupAfterEach()
-  const dir = (): string => { const d = tempDir(); cleanups.push(d.remove); return d.path }
-  const server = async (path = dir()): Promise<TestServer> => {
-    const s = await startServer({ storage: leveldbStorage(path) })
-    cleanups.push(() => s.close())
-    return s
-  }
-  const client = (s: { wsUrl: string }, name: string): StockClient => {
-    const c = stockClient(s.wsUrl, name)
-    cleanups.push(() => c.destroy())
-    return c
-  }
+  const { cleanups, dir, server, client } = leveldbFixture()
   const post = async (s: TestServer, name: string, update: Uint8Array): Promise<number> => {
     const res = await fetch(`${s.url}/docs/${name}/updates`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: update as Uint8Array<ArrayBuffer> })
     await res.arrayBuffer()

@@ -1,25 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { Level } from 'level'
-import { cleanupAfterEach, startServer, tempDir, type TestServer } from './helpers/server.js'
-import { stockClient, synced, type StockClient } from './helpers/providers.js'
+import { synced } from './helpers/providers.js'
 import { waitFor } from './helpers/wait.js'
 import { startChildServer } from './helpers/child-server.js'
-import { leveldbStorage } from '../server/storage/leveldb.js'
+import { leveldbFixture } from './helpers/leveldb-fixture.js'
 
 describe('persistence and document lifecycle (LevelDB)', () => {
-  const cleanups = cleanupAfterEach()
-  const dir = (): string => { const d = tempDir(); cleanups.push(d.remove); return d.path }
-  const server = async (path: string, opts = {}): Promise<TestServer> => {
-    const s = await startServer({ storage: leveldbStorage(path), ...opts })
-    cleanups.push(() => s.close())
-    return s
-  }
-  const client = (s: { wsUrl: string }, name: string): StockClient => {
-    const c = stockClient(s.wsUrl, name)
-    cleanups.push(() => c.destroy())
-    return c
-  }
+  const { cleanups, dir, server, client } = leveldbFixture()
 
   it('keeps everything across a restart on the same data dir', async () => {
     const path = dir()

@@ -13,13 +13,14 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
-import { cleanupAfterEach, startServer, tempDir, type TestServer } from '../helpers/server.js'
-import { stockClient, synced, type StockClient } from '../helpers/providers.js'
+import type { TestServer } from '../helpers/server.js'
+import { synced, type StockClient } from '../helpers/providers.js'
 import { rawPeer } from '../helpers/raw-ws.js'
 import { openSse } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import { MAX_STALL_MS, watchLoop } from '../helpers/loop-delay.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
+import { leveldbFixture } from '../helpers/leveldb-fixture.js'
 import { createWeft } from '../../server/weft.js'
 import { MAX_PENDING_BYTES, pendingBytes } from '../../server/docs/dependencies.js'
 import { CloseCode } from '../../shared/close-codes.js'
@@ -114,18 +115,7 @@ function typist (writer: StockClient, reader: StockClient): { keys: () => number
 }
 
 describe('attacks on the write path', () => {
-  const cleanups = cleanupAfterEach()
-  const dir = (): string => { const d = tempDir(); cleanups.push(d.remove); return d.path }
-  const server = async (path = dir(), opts = {}): Promise<TestServer> => {
-    const s = await startServer({ storage: leveldbStorage(path), ...opts })
-    cleanups.push(() => s.close())
-    return s
-  }
-  const client = (s: { wsUrl: string }, name: string): StockClient => {
-    const c = stockClient(s.wsUrl, name)
-    cleanups.push(() => c.destroy())
-    return c
-  }
+  const { cleanups, dir, server, client } = leveldbFixture()
   const post = async (s: TestServer, name: string, update: Uint8Array, session?: string): Promise<number> => {
     const res = await fetch(`${s.url}/docs/${name}/updates`, {
       method: 'POST',
