@@ -193,7 +193,7 @@ async function main (): Promise<void> {
   if (flags === 'help') { process.stdout.write(help + '\n'); return }
   if (flags === 'version') { process.stdout.write(version + '\n'); return }
 
-  const logger = cliLogger(flags.logLevel, flags.logFormat)
+  const logger = await cliLogger(flags.logLevel, flags.logFormat)
   if (flags.memory && flags.postgres !== undefined) {
     process.stderr.write('weft: choose one of --memory and --postgres\n')
     process.exit(2)
