@@ -6,7 +6,8 @@ import type { Logger } from './logger.js'
 import type { Storage } from './storage/types.js'
 import type { Access } from './docs/broadcast.js'
 import type { AuthOptions } from './auth/jwt.js'
-import { defaultPresenceLimits } from './docs/presence.js'
+import { defaults } from './config/defaults.js'
+import { expected, optionSettings, schemaOf } from './config/settings.js'
 
 /** What `authenticate` decides for a request: the access it gets and who it is (for logs). */
 export interface Grant {
@@ -110,6 +111,11 @@ export interface WeftOptions {
    * @default false
    */
   readOnlyPresence?: boolean
+  /**
+   * Presence changes of one doc that arrive within this window go out together, as one awareness
+   * message with each changed client's newest state (0: each change at once). @default 20
+   */
+  presenceCoalesceMs?: number
   /** Longest doc name (chars). @default 512 */
   maxDocNameLength?: number
   /** WebSocket ping interval; a connection that misses one pong is dropped (ms). @default 30000 */
@@ -180,39 +186,7 @@ export interface WeftOptions {
 export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins'>> &
   Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
-export const defaults = {
-  unloadAfterMs: 30_000,
-  maxDocs: 10_000,
-  maxMessageBytes: 16 * 1024 * 1024,
-  maxBufferedBytes: 16 * 1024 * 1024,
-  maxQueuedMessages: 1024,
-  maxAwarenessStateBytes: 64 * 1024,
-  maxPresenceIdsPerConnection: defaultPresenceLimits.maxPresenceIdsPerConnection,
-  maxPresenceBytesPerConnection: defaultPresenceLimits.maxPresenceBytesPerConnection,
-  maxPresenceBytesPerDoc: defaultPresenceLimits.maxPresenceBytesPerDoc,
-  maxDocNameLength: 512,
-  pingIntervalMs: 30_000,
-  compactAfterRecords: 500,
-  compactAfterBytes: 1024 * 1024,
-  historyRecords: 10_000,
-  historyBytes: 8 * 1024 * 1024,
-  httpSessionIdleMs: 30_000,
-  maxHttpSessions: 10_000,
-  maxHttpSessionsPerIp: 1000,
-  maxRequestsPerSecondPerIp: 1000,
-  maxEmptyDocsPerIp: 100,
-  maxConnections: 10_000,
-  maxConnectionsPerIp: 10_000,
-  maxConnectionsPerDoc: 5000,
-  maxMessagesPerSecond: 100,
-  messageBurst: 300,
-  maxThrottledMs: 30_000,
-  maxObserversPerIp: 10_000,
-  sseKeepaliveMs: 15_000,
-  sseRetryMs: 2000,
-  sseMaxBufferedBytes: 1024 * 1024,
-  jsonIntervalMs: 100
-} satisfies Partial<WeftOptions>
+export { defaults } from './config/defaults.js'
 
 export class WeftOptionsError extends Error {
   override name = 'WeftOptionsError'
@@ -221,18 +195,17 @@ export class WeftOptionsError extends Error {
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...Object.keys(defaults), 'storage', 'logger', 'authenticate', 'auth', 'allowedOrigins', 'ui', 'readOnlyPresence', 'adminToken', 'corsOrigins'])
+  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
+  // The scalar options: one schema per option (config/settings.ts), the same the CLI checks with.
   const out: Record<string, unknown> = { ...defaults }
-  for (const [key, def] of Object.entries(defaults)) {
-    const value = (options as Record<string, unknown>)[key]
+  for (const setting of optionSettings) {
+    const value = (options as Record<string, unknown>)[setting.name]
     if (value === undefined) continue
-    if (typeof value !== typeof def || !Number.isFinite(value) || (value as number) <= 0) {
-      throw new WeftOptionsError(`option "${key}" must be a positive number, got ${JSON.stringify(value)}`)
-    }
-    out[key] = value
+    if (!schemaOf(setting).safeParse(value).success) throw new WeftOptionsError(`option "${setting.name}" must be ${expected(setting)}, got ${JSON.stringify(value)}`)
+    out[setting.name] = value
   }
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw new WeftOptionsError('option "authenticate" must be a function (req, doc) => grant')
@@ -252,8 +225,6 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[level] !== 'function') throw new WeftOptionsError(`option "logger" must have a ${level}() method (pino-compatible)`)
   }
-  if (options.ui !== undefined && typeof options.ui !== 'boolean') throw new WeftOptionsError('option "ui" must be true or false')
-  if (options.readOnlyPresence !== undefined && typeof options.readOnlyPresence !== 'boolean') throw new WeftOptionsError('option "readOnlyPresence" must be true or false')
   // Otherwise one valid state, or one connection's, would be refused as too much presence.
   const presence = out as Pick<typeof defaults, 'maxAwarenessStateBytes' | 'maxPresenceBytesPerConnection' | 'maxPresenceBytesPerDoc'>
   if (presence.maxPresenceBytesPerConnection < presence.maxAwarenessStateBytes) {
@@ -275,5 +246,5 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (!Array.isArray(cors) || !cors.every(o => typeof o === 'string' && o !== '')) {
     throw new WeftOptionsError('option "corsOrigins" must be a list of origins such as ["https://dash.example"] or ["*"]')
   }
-  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, ui: options.ui ?? true, readOnlyPresence: options.readOnlyPresence ?? false, adminToken: options.adminToken }
+  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
 }

@@ -47,7 +47,7 @@ describe('CLI access control and limits', () => {
     expect(short.stderr).toMatch(/at least 32 characters/)
     const limit = cli(['--port', '0', '--memory', '--max-connections', 'lots'])
     expect(limit.status).toBe(2)
-    expect(limit.stderr).toMatch(/--max-connections must be a positive whole number/)
+    expect(limit.stderr).toMatch(/--max-connections must be a whole number of at least 1/)
     const jwks = cli(['--port', '0', '--memory', '--auth-jwks', '/nonexistent/keys.json'])
     expect(jwks.status).not.toBe(0)
     expect(jwks.stderr).toMatch(/cannot read a JWKS/)

@@ -26,7 +26,7 @@ describe('CLI', () => {
     expect(unknown.stderr).toMatch(/bogus/)
     const port = cli(['--port', 'abc'])
     expect(port.status).toBe(2)
-    expect(port.stderr).toMatch(/--port must be a number/)
+    expect(port.stderr).toMatch(/--port must be a whole number from 0 to 65535, got "abc"/)
   })
 
   it('a data directory that cannot be one exits 2 naming it, at once (/proc/x used to hang)', () => {
@@ -38,7 +38,7 @@ describe('CLI', () => {
     expect(file.stderr).toMatch(/package\.json exists and is not a directory/)
     const format = cli(['--log-format', 'xml'])
     expect(format.status).toBe(2)
-    expect(format.stderr).toMatch(/--log-format must be json or pretty, got "xml"/)
+    expect(format.stderr).toMatch(/--log-format must be one of json, pretty, got "xml"/)
   })
 
   it('logs pino JSON lines on stderr when it is not a terminal; stdout keeps only the listening line', async () => {
