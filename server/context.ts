@@ -40,7 +40,7 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
     registry,
     metrics,
     traffic,
-    authorize: createAuthorizer(options, options.logger),
+    authorize: createAuthorizer(options, options.logger, metrics),
     limits: new ConnectionLimits(options, metrics),
     closing: false,
     onClose: [],

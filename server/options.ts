@@ -17,10 +17,17 @@ export interface Grant {
   expiresAt?: number
 }
 
+/** Why access was refused, for `weft_auth_failures_total{reason}`. */
+export type AuthFailure = 'missing' | 'invalid' | 'expired' | 'forbidden' | 'origin'
+
 /** Thrown by `authenticate` to answer 401 (no or bad credentials) or 403 (not for this doc). */
 export class AuthError extends Error {
   override name = 'AuthError'
-  constructor (readonly status: 401 | 403, message: string) { super(message) }
+  readonly reason: AuthFailure
+  constructor (readonly status: 401 | 403, message: string, reason?: AuthFailure) {
+    super(message)
+    this.reason = reason ?? (status === 403 ? 'forbidden' : 'invalid')
+  }
 }
 
 export interface WeftOptions {

@@ -70,6 +70,10 @@ describe('log lines', () => {
     expect(got[3]).toMatchObject({ doc: 'logged/b', transport: 'http', ip: '127.0.0.1', user: 'bob', status: 403 })
     expect(got[4]).toMatchObject({ doc: 'other', transport: 'sse', ip: '127.0.0.1', status: 403 })
     for (const f of got) expect(typeof f.err).toBe('string')
+    // …and counted by reason (the POST's 403 is a read-only grant, not an auth failure).
+    const { metrics } = s.weft.context
+    expect(metrics.get('auth_failures_total{reason="missing"}')).toBe(1)
+    expect(metrics.get('auth_failures_total{reason="forbidden"}')).toBe(1)
   })
 
   it('the library prints nothing when embedded (no logger given)', async () => {

@@ -3,6 +3,8 @@
  * operators look for (process, event loop, GC, Weft's own), names that follow the conventions,
  * and values that move as a scripted session connects, edits, observes and disconnects.
  */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import parse, { type Family } from 'parse-prometheus-text-format'
 import { Metrics } from '../server/metrics.js'
@@ -59,6 +61,11 @@ describe('/metrics', () => {
       'weft_bytes_received_total', 'weft_bytes_sent_total', 'weft_storage_write_seconds', 'weft_storage_batch_updates', 'weft_edit_to_broadcast_seconds']) {
       expect(m.has(name), name).toBe(true)
     }
+    // Every metric the Grafana dashboard in deploy/ queries is exported.
+    const dashboard = readFileSync(fileURLToPath(new URL('../deploy/grafana/weft-dashboard.json', import.meta.url)), 'utf8')
+    const queried = new Set([...dashboard.matchAll(/\b((?:weft|process|nodejs)_\w+)/g)].map(x => x[1]!.replace(/_(bucket|sum|count)$/, '')))
+    expect(queried.size).toBeGreaterThan(10)
+    for (const name of queried) expect(m.has(name), `dashboard metric ${name}`).toBe(true)
     for (const f of m.values()) {
       if (!f.name.startsWith('weft_')) continue
       expect(f.help, `${f.name} has help`).not.toBe('')

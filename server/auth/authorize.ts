@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics.js'
 import { AuthError, type Grant, type ResolvedOptions } from '../options.js'
 import { jwtAuthenticator } from './jwt.js'
 import { OriginPolicy } from './origins.js'
@@ -17,7 +18,7 @@ export type Authorize = (req: IncomingMessage, doc: string) => Promise<Grant>
 export const authConfigured = (options: Pick<ResolvedOptions, 'auth' | 'authenticate'>): boolean =>
   options.auth !== undefined || options.authenticate !== undefined
 
-export function createAuthorizer (options: ResolvedOptions, log: Logger): Authorize {
+export function createAuthorizer (options: ResolvedOptions, log: Logger, metrics: Metrics): Authorize {
   const origins = new OriginPolicy(options.allowedOrigins)
   // Without access control a cookie grants nothing a foreign page could not get without it.
   const cookiesMatter = authConfigured(options)
@@ -28,11 +29,20 @@ export function createAuthorizer (options: ResolvedOptions, log: Logger): Author
     const bad = origins.check(req) ?? (cookiesMatter && extractToken(req)?.source === 'cookie' ? origins.checkCookie(req) : null)
     // Refusals are logged where they are answered (one line with transport, address and
     // status: http/request.ts, transports/websocket.ts), not here.
-    if (bad != null) throw new AuthError(403, bad)
-    const grant: Grant | null = await decide(req, doc)
-    if (grant == null) throw new AuthError(401, 'not authenticated')
+    try {
+      if (bad != null) throw new AuthError(403, bad, 'origin')
+      const grant: Grant | null = await decide(req, doc)
+      if (grant == null) throw new AuthError(401, 'not authenticated', 'missing')
+      return check(grant, doc)
+    } catch (err) {
+      if (err instanceof AuthError) metrics.inc(`auth_failures_total{reason="${err.reason}"}`)
+      throw err
+    }
+  }
+
+  function check (grant: Grant, doc: string): Grant {
     if (grant.access !== 'read' && grant.access !== 'write') throw new Error(`authenticate() returned access ${String(grant.access)}; expected "read" or "write"`)
-    if (grant.expiresAt !== undefined && grant.expiresAt * 1000 <= Date.now()) throw new AuthError(401, 'token expired')
+    if (grant.expiresAt !== undefined && grant.expiresAt * 1000 <= Date.now()) throw new AuthError(401, 'token expired', 'expired')
     log.debug({ doc, user: grant.user, access: grant.access }, 'authorized')
     return grant
   }

@@ -31,13 +31,13 @@ export function jwtAuthenticator (auth: AuthOptions): (req: IncomingMessage, doc
   const verify = buildVerifier(auth)
   return async (req, doc) => {
     const found = extractToken(req)
-    if (found == null) throw new AuthError(401, 'a token is required (?token=, Authorization: Bearer, weft_token cookie or Sec-WebSocket-Protocol)')
+    if (found == null) throw new AuthError(401, 'a token is required (?token=, Authorization: Bearer, weft_token cookie or Sec-WebSocket-Protocol)', 'missing')
     if (found.token.length > MAX_TOKEN_LENGTH) throw new AuthError(401, 'token too long')
     let claims: JWTPayload
     try {
       claims = await verify(found.token)
     } catch (err) {
-      throw new AuthError(401, describe(err))
+      throw new AuthError(401, describe(err), err instanceof errors.JWTExpired ? 'expired' : 'invalid')
     }
     return grantFor(claims, doc)
   }
