@@ -219,7 +219,6 @@ describe('a joiner during a presence flood', () => {
 
     for (const a of attackers) expect(await closeCode(a)).toBe(CloseCode.presenceTooLarge)
     const typedBefore = typed
-    console.log('DEBUG', typed, editor.text.length, joiner.text.length, editor.provider.wsconnected, joiner.provider.wsconnected, codes, server.weft.context.metrics.render())
     await waitFor(() => joiner.text.length >= typedBefore, 'the joiner to receive the editor\'s typing')
     clearInterval(typing)
     const worst = loop.stop('presence flood, 6 attackers, joiner + typing editor')
