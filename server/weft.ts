@@ -19,6 +19,10 @@ import { leveldbStorage } from './storage/leveldb.js'
 import { createWebSocketTransport, type WebSocketTransport } from './transports/websocket.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
+/**
+ * Presence changed in a doc. Fired once per flush: with `presenceCoalesceMs` > 0, one event lists
+ * every client changed within the window (each once); with 0, one event per change.
+ */
 export interface AwarenessEvent { doc: string, added: number[], updated: number[], removed: number[] }
 
 export interface WeftEvents {
@@ -51,13 +55,20 @@ export class Weft extends EventEmitter<WeftEvents> {
     const writeSeconds = metrics.histogram('storage_write_seconds')
     const batchUpdates = metrics.histogram('storage_batch_updates')
     const editToBroadcast = metrics.histogram('edit_to_broadcast_seconds')
+    const presenceFlushes = metrics.counter('presence_flushes_total')
+    const presenceStates = metrics.counter('presence_states_total')
+    const presenceCoalesced = metrics.counter('presence_states_coalesced_total')
     const registry = new DocRegistry({
       ...resolved,
       onUpdate: (doc, b: UpdateBroadcast) => {
         metrics.inc('updates_total')
         this.emit('update', { doc: doc.name, update: b.update, seq: b.seq, origin: b.origin })
       },
+      // Once per flush: with coalescing on, one event covers every client changed in the window.
       onAwareness: (doc, b: AwarenessBroadcast) => {
+        presenceFlushes.inc()
+        presenceStates.inc(b.size)
+        if (b.folded > 0) presenceCoalesced.inc(b.folded)
         this.emit('awareness', { doc: doc.name, ...b.changes })
       },
       onQuarantine: (_doc, records) => { metrics.inc('quarantined_records_total', records) },

@@ -79,6 +79,15 @@ export function decodeAwarenessEntries (update: Uint8Array, limits: AwarenessLim
 
 /** Throws `ProtocolError` unless every state is JSON nested at most `MAX_STATE_DEPTH` deep. */
 export function checkAwarenessStates (entries: Iterable<AwarenessEntry>): void {
+  parseAwarenessStates(entries)
+}
+
+/**
+ * `checkAwarenessStates`, returning each entry's parsed state (same order): a server applies
+ * them as they are instead of parsing every state again (server/docs/awareness-states.ts).
+ */
+export function parseAwarenessStates (entries: Iterable<AwarenessEntry>): unknown[] {
+  const out: unknown[] = []
   for (const entry of entries) {
     // JSON.parse is safe (no prototype pollution through parse itself) and bounded by the cap above.
     let value: unknown
@@ -90,7 +99,9 @@ export function checkAwarenessStates (entries: Iterable<AwarenessEntry>): void {
     // broadcast) recurses and throws on ~10k levels: one such state would fail every later
     // broadcast and every new peer's join. Real presence states are a few levels deep.
     if (jsonDepth(entry.json) > MAX_STATE_DEPTH) throw new ProtocolError(`awareness state of client ${entry.clientID} is nested deeper than ${MAX_STATE_DEPTH}`)
+    out.push(value)
   }
+  return out
 }
 
 /** Deepest nesting of arrays/objects accepted in an awareness state. */

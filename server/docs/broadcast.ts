@@ -3,6 +3,7 @@
  * its own framing through `encoded(key, make)`, so the bytes for, say, a WebSocket frame or an
  * SSE event are produced once per broadcast and the same buffer goes to every peer.
  */
+import { decodeAwarenessEntries, encodeAwarenessEntries } from '../../shared/awareness.js'
 import { encodeAwarenessMessage, encodeSyncUpdate } from '../../shared/protocol.js'
 
 export type Access = 'read' | 'write'
@@ -37,16 +38,56 @@ export class UpdateBroadcast extends Encodable {
 
 export interface AwarenessChanges { added: number[], updated: number[], removed: number[] }
 
+/**
+ * An awareness flush: every client that changed within one coalescing window (docs/presence-window.ts),
+ * each with its newest state, possibly from several peers. A peer is never sent its own changes
+ * back (unless `echoAwareness`): `without(peer)` gives the broadcast minus the clients whose
+ * newest change that peer made, built once per such peer; everyone else shares `this`.
+ */
 export class AwarenessBroadcast extends Encodable {
+  /** The peers (and other origins) behind the changes. */
+  private readonly from: Set<unknown>
+  private variants: Map<unknown, AwarenessBroadcast | null> | null = null
+
   constructor (
     readonly docName: string,
     readonly changes: AwarenessChanges,
     /** Awareness update covering every changed client (y-protocols encoding). */
     readonly update: Uint8Array,
-    readonly origin: unknown
-  ) { super() }
+    /** Client id → origin of its newest change (a peer, or 'timeout', 'peer-closed', …). */
+    readonly origins: ReadonlyMap<number, unknown>,
+    /** Changes superseded within the window by a newer state of the same client (metrics). */
+    readonly folded = 0
+  ) {
+    super()
+    this.from = new Set(origins.values())
+  }
+
+  /** The origin when every change has the same one (no coalescing, or one busy peer), else undefined. */
+  get origin (): unknown { return this.from.size === 1 ? this.from.values().next().value : undefined }
+
+  /** Changed clients, states included. */
+  get size (): number { return this.origins.size }
 
   get wsMessage (): Uint8Array { return this.encoded('ws', () => encodeAwarenessMessage(this.update)) }
+
+  /** This broadcast without the changes `peer` made; null when they were all its own. */
+  without (peer: unknown): AwarenessBroadcast | null {
+    if (!this.from.has(peer)) return this
+    if (this.from.size === 1) return null
+    this.variants ??= new Map()
+    let v = this.variants.get(peer)
+    if (v === undefined) {
+      const keep = (id: number): boolean => this.origins.get(id) !== peer
+      const changes = { added: this.changes.added.filter(keep), updated: this.changes.updated.filter(keep), removed: this.changes.removed.filter(keep) }
+      // Sliced from the encoded update: the same entries, clocks and state bytes, not re-read from the doc.
+      const entries = decodeAwarenessEntries(this.update, { maxEntries: Infinity, maxStateLength: Infinity }).filter(e => keep(e.clientID))
+      const origins = new Map([...this.origins].filter(([id]) => keep(id)))
+      v = new AwarenessBroadcast(this.docName, changes, encodeAwarenessEntries(entries), origins)
+      this.variants.set(peer, v)
+    }
+    return v
+  }
 }
 
 /**
@@ -57,7 +98,10 @@ export interface DocPeer {
   readonly access: Access
   /** A stored update, after it was applied. Never called for the peer's own updates. */
   deliverUpdate (b: UpdateBroadcast): void
-  /** An awareness change. Not called for the peer's own changes unless `echoAwareness`. */
+  /**
+   * An awareness flush (several clients' changes, possibly from several peers). Never holds the
+   * peer's own changes unless `echoAwareness` (see `AwarenessBroadcast.without`).
+   */
   deliverAwareness (b: AwarenessBroadcast): void
   /**
    * Also deliver the peer's own awareness changes back to it. The stock y-websocket provider

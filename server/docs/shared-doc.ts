@@ -11,13 +11,16 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { initialSeq } from '../../shared/cursor.js'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
-import { checkAwarenessStates, encodeAwarenessEntries, type DecodedAwarenessEntry } from '../../shared/awareness.js'
+import { parseAwarenessStates, type DecodedAwarenessEntry } from '../../shared/awareness.js'
 import type { Logger } from '../logger.js'
 import type { Storage, UpdateRecord } from '../storage/types.js'
 import { AwarenessBroadcast, UpdateBroadcast, type AwarenessChanges, type DocPeer } from './broadcast.js'
 import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, presenceLimits, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
 import { History } from './history.js'
+import { PresenceWindow, type PresenceBatch } from './presence-window.js'
+import { AwarenessStates } from './awareness-states.js'
 import { isEmptyUpdate } from './validate.js'
+import { defaults } from '../config/defaults.js'
 
 export interface DocOptions extends Partial<PresenceLimits> {
   storage: Storage
@@ -29,8 +32,14 @@ export interface DocOptions extends Partial<PresenceLimits> {
   /** Resume window kept in memory: records and bytes. */
   historyRecords: number
   historyBytes: number
+  /**
+   * Awareness changes arriving within this window go out as one message (docs/presence-window.ts);
+   * 0: each at once. @default 20 (`presenceCoalesceMs`; chosen in bench/README.md, presence)
+   */
+  presenceCoalesceMs?: number
   /** Called after every broadcast update (embedding events, cluster publish, metrics). */
   onUpdate?: (doc: SharedDoc, b: UpdateBroadcast) => void
+  /** Called after every awareness flush (once per coalescing window, not per change). */
   onAwareness?: (doc: SharedDoc, b: AwarenessBroadcast) => void
   /** Called when a peer's awareness is refused or ignored (metrics). */
   onPresenceRefused?: (doc: SharedDoc, outcome: PresenceRefusal) => void
@@ -69,6 +78,10 @@ export class SharedDoc {
   /** Which peer claimed each awareness client id (anti-spoofing) and the bytes each holds. */
   private readonly presence: PresenceLedger
   private readonly departures = new Departures()
+  /** Applies checked awareness and encodes it, each state parsed and stringified once. */
+  private readonly awarenessStates = new AwarenessStates(this.awareness)
+  /** Awareness changes waiting for the end of the coalescing window. */
+  private readonly presenceWindow: PresenceWindow
   /** `encodeAllAwareness()` until the next awareness change; undefined: not encoded yet. */
   private allAwareness: Uint8Array | null | undefined
   /** Sequence number of the newest stored record. */
@@ -93,6 +106,7 @@ export class SharedDoc {
     this.history = new History(records.length > 0 ? records[0]!.seq - 1 : this.seq, opts.historyRecords, opts.historyBytes)
     for (const r of records) this.history.push(r)
     this.presence = new PresenceLedger(presenceLimits(opts))
+    this.presenceWindow = new PresenceWindow(opts.presenceCoalesceMs ?? defaults.presenceCoalesceMs, this.broadcastPresence)
     // The first record is the log's base (a compacted state, or the doc's first update): its
     // bytes are the doc's size, not growth, so they do not count toward compactAfterBytes.
     this.sinceCompaction = { records: records.length, bytes: records.slice(1).reduce((n, r) => n + r.update.byteLength, 0) }
@@ -353,11 +367,12 @@ export class SharedDoc {
     }
     const verdict = this.presence.judge(peer, fresh.values())
     if (verdict != null) return this.refusePresence(verdict)
-    checkAwarenessStates(fresh.values())
-    if (fresh.size > 0) {
+    const kept = [...fresh.values()]
+    const states = parseAwarenessStates(kept)
+    if (kept.length > 0) {
       // Claimed before applying: the update event below releases whatever the entries remove.
-      for (const e of fresh.values()) if (!e.isNull) this.presence.hold(peer, e.clientID, e.size)
-      awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessEntries([...fresh.values()]), peer)
+      for (const e of kept) if (!e.isNull) this.presence.hold(peer, e.clientID, e.size)
+      this.awarenessStates.apply(kept, states, peer)
     }
     return { kind: 'applied', refused }
   }
@@ -384,10 +399,13 @@ export class SharedDoc {
     // state (about 30 ms for 0.7 MB of presence under load): a reconnect storm would pay it n times.
     if (this.allAwareness === undefined) {
       const ids = [...this.awareness.getStates().keys()]
-      this.allAwareness = ids.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) : null
+      this.allAwareness = ids.length > 0 ? this.awarenessStates.encode(ids) : null
     }
     return this.allAwareness
   }
+
+  /** The awareness update for `ids` (known ones: in `awareness.meta`), encoded as for a broadcast. */
+  encodeAwareness (ids: readonly number[]): Uint8Array { return this.awarenessStates.encode(ids) }
 
   /** Drops the clocks of ids gone for `DEPARTED_MEMORY_MS` and not updated since. */
   private forgetDeparted (now: number): void {
@@ -406,21 +424,39 @@ export class SharedDoc {
     const now = Date.now()
     for (const id of changes.removed) {
       this.presence.release(id)
+      this.awarenessStates.forget(id)
       this.departures.add(id, now)
     }
     this.forgetDeparted(now)
-    const changed = [...changes.added, ...changes.updated, ...changes.removed]
+    this.presenceWindow.add(changes, origin)
+  }
+
+  /**
+   * Sends one window's changes: encoded once, from the doc's states as they are now (each
+   * client's newest), the same bytes to every peer but those that made some of the changes.
+   */
+  private readonly broadcastPresence = (batch: PresenceBatch): void => {
+    const meta = this.awareness.meta
+    const changed = [...batch.changes.added, ...batch.changes.updated, ...batch.changes.removed].filter(id => meta.has(id))
     if (changed.length === 0) return
-    const b = new AwarenessBroadcast(this.name, changes, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed), origin)
+    const b = new AwarenessBroadcast(this.name, batch.changes, this.awarenessStates.encode(changed), batch.origins, batch.folded)
     for (const peer of this.peers) {
-      if (peer !== origin || peer.echoAwareness === true) peer.deliverAwareness(b)
+      const mine = peer.echoAwareness === true ? b : b.without(peer)
+      if (mine !== null) peer.deliverAwareness(mine)
     }
     this.opts.onAwareness?.(this, b)
   }
 
+  /** Awareness changes waiting for the end of the coalescing window (tests: nothing left behind). */
+  get presencePending (): number { return this.presenceWindow.size }
+  /** Whether the coalescing window's timer is set. */
+  get presenceWindowOpen (): boolean { return this.presenceWindow.open }
+
   // ---- peers ------------------------------------------------------------------------------
 
   addPeer (peer: DocPeer): void {
+    // The joiner is about to be sent the whole presence: pending changes go to the others now.
+    this.presenceWindow.sendPending()
     this.peers.add(peer)
   }
 
@@ -442,10 +478,12 @@ export class SharedDoc {
     if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
     this.ydoc.off('update', this.onYUpdate)
     this.awareness.off('update', this.onAwarenessUpdate)
+    this.presenceWindow.close()
     this.awareness.destroy()
     this.ydoc.destroy()
     this.peers.clear()
     this.presence.clear()
     this.departures.clear()
+    this.awarenessStates.clear()
   }
 }

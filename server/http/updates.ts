@@ -28,6 +28,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
     const isJson = type.startsWith('application/json')
     if (!isJson && !type.startsWith('application/octet-stream')) throw new HttpProblem(415, 'send application/octet-stream or application/json { update: base64 }')
     const bytes = await readBody(req, res, isJson ? jsonLimit : limit)
+    ctx.traffic.http.received.inc(bytes.byteLength)
     if (!isJson) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     let parsed: unknown
     try {

@@ -56,7 +56,7 @@ export class DocPollHub implements DocPeer {
   readonly waiters = new Set<Waiter>()
   private readonly epoch = Math.floor(Math.random() * 2 ** 32).toString(36)
   private awVersion = 0
-  private readonly awLog: Array<{ v: number, ids: number[], origin: unknown }> = []
+  private readonly awLog: Array<{ v: number, b: AwarenessBroadcast }> = []
   private ready = new Set<Waiter>()
   private flushing: NodeJS.Immediate | null = null
   /** Merged updates per cursor, valid while the doc's seq is `cacheSeq` (polls share them). */
@@ -72,8 +72,10 @@ export class DocPollHub implements DocPeer {
   deliverUpdate (b: UpdateBroadcast): void { this.wake(b.origin) }
 
   deliverAwareness (b: AwarenessBroadcast): void {
-    this.awLog.push({ v: ++this.awVersion, ids: [...b.changes.added, ...b.changes.updated, ...b.changes.removed], origin: b.origin })
+    this.awLog.push({ v: ++this.awVersion, b })
     if (this.awLog.length > AWARENESS_LOG) this.awLog.shift()
+    // A coalesced flush has several origins (undefined here): every waiter is woken, and one
+    // with nothing new for it (only its own changes) keeps waiting (see `answer`).
     this.wake(b.origin)
   }
 
@@ -155,12 +157,12 @@ export class DocPollHub implements DocPeer {
     }
     const ids = new Set<number>()
     for (let i = this.awLog.length - 1; i >= 0 && this.awLog[i]!.v > v; i--) {
-      const e = this.awLog[i]!
-      if (session == null || e.origin !== session) for (const id of e.ids) ids.add(id)
+      // Per client: a coalesced flush may mix the session's own changes with others'.
+      for (const [id, origin] of this.awLog[i]!.b.origins) if (session == null || origin !== session) ids.add(id)
     }
     const meta = this.doc.awareness.meta
     const known = [...ids].filter(id => meta.has(id))
-    return known.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.doc.awareness, known) : null
+    return known.length > 0 ? this.doc.encodeAwareness(known) : null
   }
 
   detach (): void {
@@ -262,7 +264,9 @@ export class PollHubs {
     // no poll can use (each answer moves the cursor).
     res.statusCode = status
     res.setHeader('Content-Type', 'application/json; charset=utf-8')
-    res.end(JSON.stringify(body))
+    const json = JSON.stringify(body)
+    this.ctx.traffic.poll.sent.inc(Buffer.byteLength(json))
+    res.end(json)
   }
 
   /** Shutdown: every pending poll is answered 503 (the client reconnects with backoff). */

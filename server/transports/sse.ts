@@ -36,6 +36,7 @@ import { holdForReader } from '../limits/reader-hold.js'
 import { followCursor } from '../docs/blank.js'
 import { awarenessData, KEEPALIVE, retryField, sseEvent } from './sse-events.js'
 import { feedKey, SseFeed, type FeedMember } from './sse-feed.js'
+import type { BoundCounter } from '../metrics.js'
 
 export interface SseRequest {
   doc: string
@@ -87,7 +88,8 @@ export class SseObserver implements DocPeer, FeedMember {
     private readonly socket: Socket,
     private readonly awareness: boolean,
     private readonly bound: number,
-    private readonly onSlow: (o: SseObserver) => void
+    private readonly onSlow: (o: SseObserver) => void,
+    private readonly sent: BoundCounter
   ) {
     this.limit = bound
   }
@@ -98,8 +100,11 @@ export class SseObserver implements DocPeer, FeedMember {
   }
 
   deliverAwareness (b: AwarenessBroadcast): void {
-    if (!this.awareness || (this.editor !== null && b.origin === this.editor)) return
-    this.write(b.encoded('sse-awareness', () => sseEvent('awareness', null, awarenessData(this.doc.awareness, b.changes, b.update))))
+    if (!this.awareness) return
+    // A flush may mix the editor's own changes with others': it hears only the others'.
+    const theirs = this.editor === null ? b : b.without(this.editor)
+    if (theirs === null) return
+    this.write(theirs.encoded('sse-awareness', () => sseEvent('awareness', null, awarenessData(this.doc.awareness, theirs.changes, theirs.update))))
   }
 
   /** Writes the opening events; the slow bound allows for them on top of the usual one. */
@@ -107,6 +112,7 @@ export class SseObserver implements DocPeer, FeedMember {
     let bytes = 0
     for (const c of chunks) bytes += c.byteLength
     this.limit = this.bound + bytes
+    this.sent.inc(bytes)
     for (const c of chunks) this.socket.write(c)
   }
 
@@ -124,6 +130,7 @@ export class SseObserver implements DocPeer, FeedMember {
     }
     if (buffered <= this.bound) this.limit = this.bound
     this.burst += bytes.byteLength
+    this.sent.inc(bytes.byteLength)
     this.socket.write(bytes)
   }
 
@@ -199,7 +206,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     res.flushHeaders()
 
     const feed = feedFor(doc, r.pinned)
-    const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow)
+    const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow, ctx.traffic.sse.sent)
     observer.editor = r.editor ?? null
     const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined)]
     if (r.awareness) {

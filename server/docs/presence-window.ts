@@ -1,0 +1,116 @@
+/**
+ * Coalesced presence for one doc. Awareness is the traffic that grows as N² in a busy doc: every
+ * cursor move of each of N editors goes to the N-1 others. Relayed one message per change, the
+ * server pays a frame, a send and (for the stock provider) an echo per change per peer. Here the
+ * changes that arrive within one window go out together: one awareness message holding each
+ * changed client's newest state, encoded once and sent to every peer.
+ *
+ * The rules, and why:
+ * - **Leading edge, then at most one flush per window.** A change in a quiet doc goes out at
+ *   once and opens a window; changes during the window wait for its end, then go out together
+ *   (and open the next window). So a change waits at most one window, however busy the doc, and
+ *   a lone cursor is never delayed. A window is never extended by later changes (no debounce),
+ *   so nobody's state can be starved behind a stream of others'.
+ * - **Removals go out at once**, with whatever is pending: a client that left must vanish from
+ *   everyone's view now (a stale cursor pointing at text is worse than a late one), removals are
+ *   rare (a leave, a timeout, a tab closing), and sending the pending states with it keeps one
+ *   message per flush. The window keeps running.
+ * - **Edits never wait here**: updates have their own path (`SharedDoc.onYUpdate`), so presence
+ *   can only arrive after the edits it refers to, never hold them back.
+ * - **A joiner flushes first**: it is sent the whole presence (pending states included) as it
+ *   joins, so what is pending goes to the others before it is added, not to it a second time.
+ * - `windowMs` 0: every change goes out at once, alone (the behaviour before coalescing).
+ */
+import type { AwarenessChanges } from './broadcast.js'
+
+type Kind = 'added' | 'updated' | 'removed'
+
+/** What one flush sends: each changed client once, and who made its newest change. */
+export interface PresenceBatch {
+  changes: AwarenessChanges
+  /** Client id → origin of its newest change (the peer, or y-protocols' 'timeout', 'peer-closed'). */
+  origins: Map<number, unknown>
+  /** Changes that never went out because a newer state of the same client did (coalesced away). */
+  folded: number
+}
+
+export class PresenceWindow {
+  private pending = new Map<number, { kind: Kind, origin: unknown }>()
+  private folded = 0
+  /** Runs while a window is open: changes then wait for its end. */
+  private timer: NodeJS.Timeout | null = null
+  private closed = false
+
+  constructor (private readonly windowMs: number, private readonly flush: (batch: PresenceBatch) => void) {}
+
+  /** Ids waiting for the end of the window (tests, stats). */
+  get size (): number { return this.pending.size }
+  /** Whether a window is open (a timer is set). */
+  get open (): boolean { return this.timer !== null }
+
+  /** Takes the changes of one awareness update event. */
+  add (changes: AwarenessChanges, origin: unknown): void {
+    if (this.closed) return
+    for (const id of changes.added) this.note(id, 'added', origin)
+    for (const id of changes.updated) this.note(id, 'updated', origin)
+    for (const id of changes.removed) this.note(id, 'removed', origin)
+    if (this.pending.size === 0) return
+    if (this.windowMs === 0) { this.send(); return }
+    if (this.timer === null) {
+      this.send()
+      this.openWindow()
+    } else if (changes.removed.length > 0) {
+      this.send()
+    }
+  }
+
+  private note (id: number, kind: Kind, origin: unknown): void {
+    const prev = this.pending.get(id)
+    if (prev === undefined) { this.pending.set(id, { kind, origin }); return }
+    this.folded++
+    // Peers never saw a state added in this window: updated later, it is still new to them. A
+    // removal wins (it flushes at once, so nothing pending ever follows one).
+    prev.kind = kind === 'removed' ? 'removed' : prev.kind === 'added' ? 'added' : kind
+    prev.origin = origin
+  }
+
+  private openWindow (): void {
+    this.timer = setTimeout(() => {
+      this.timer = null
+      if (this.pending.size === 0) return // quiet: the next change goes out at once
+      this.send()
+      this.openWindow()
+    }, this.windowMs)
+  }
+
+  /**
+   * Sends what is pending now (the window keeps running). Called before a peer joins: the
+   * joiner is sent the whole presence, pending states included, and must not get them twice.
+   */
+  sendPending (): void {
+    if (!this.closed) this.send()
+  }
+
+  private send (): void {
+    if (this.pending.size === 0) return
+    const changes: AwarenessChanges = { added: [], updated: [], removed: [] }
+    const origins = new Map<number, unknown>()
+    for (const [id, p] of this.pending) {
+      changes[p.kind].push(id)
+      origins.set(id, p.origin)
+    }
+    const folded = this.folded
+    this.pending = new Map()
+    this.folded = 0
+    this.flush({ changes, origins, folded })
+  }
+
+  /** Drops what is pending and the timer (the doc is unloading: nobody is left to tell). */
+  close (): void {
+    this.closed = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    this.pending.clear()
+    this.folded = 0
+  }
+}
