@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N]`
+ * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N] [--targets weft,relay] [--windows 0,5,20]`
  * Builds the processes, forks the load generator, runs each scenario against each target (own
  * process, free port, fresh data dir, order rotated per repeat), prints the medians as a markdown
  * table with Weft/target ratios and writes the raw samples to `bench/results/<date>.json`.
@@ -14,11 +14,12 @@ import { aggregate, environment, markdown } from './lib/report.js'
 import { coldload } from './scenarios/coldload.js'
 import { fanout } from './scenarios/fanout.js'
 import { idle } from './scenarios/idle.js'
+import { presence } from './scenarios/presence.js'
 import { sse } from './scenarios/sse.js'
 import { storm } from './scenarios/storm.js'
 import { trace } from './scenarios/trace.js'
 
-const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace }
+const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence }
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +27,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     repeats: { type: 'string' },
     targets: { type: 'string' },
-    levels: { type: 'string' }
+    levels: { type: 'string' },
+    windows: { type: 'string' }
   }
 })
 const quick = values.quick!
@@ -49,7 +51,8 @@ const ctx: BenchContext = {
   samples: [],
   log,
   only: (list) => values.targets === undefined ? list : list.filter(t => values.targets!.split(',').includes(t)),
-  levels: values.levels?.split(',').map(Number)
+  levels: values.levels?.split(',').map(Number),
+  windows: values.windows?.split(',').map(Number)
 }
 const resultsDir = join(benchDir, 'results')
 mkdirSync(resultsDir, { recursive: true })

@@ -24,6 +24,8 @@ export interface BenchContext {
   only: (list: TargetName[]) => TargetName[]
   /** `--levels 1,5`: fan-out load levels to run. */
   levels?: number[]
+  /** `--windows 0,5,20`: presence coalescing windows (ms) to sweep Weft over (presence scenario). */
+  windows?: number[]
 }
 
 export function record (ctx: BenchContext, s: Sample): void {

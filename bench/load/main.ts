@@ -8,9 +8,11 @@ import { coldFetch, coldStore } from './coldload.js'
 import { stormPrepare, stormReconnect } from './storm.js'
 import { traceReplay } from './trace.js'
 import { SseObservers, type SseSpec } from './sse.js'
+import { PresenceGroup, type PresenceSpec } from './presence.js'
 
 const groups = new Map<string, Group>()
 const observers = new Map<string, SseObservers>()
+const presence = new Map<string, PresenceGroup>()
 
 type Handler = (args: any) => Promise<unknown>
 
@@ -31,7 +33,17 @@ const handlers: Record<string, Handler> = {
   async 'sse-type' (args: { group: string, writer: string, intervalMs: number, durationMs: number }) {
     return await observers.get(args.group)!.measure(groups.get(args.writer)!, args.intervalMs, args.durationMs)
   },
+  async 'presence-connect' (args: PresenceSpec & { group: string }) {
+    const g = await PresenceGroup.connect(args)
+    presence.set(args.group, g)
+    return { clients: g.members.length, failures: g.failures, connectMs: g.connectMs }
+  },
+  async 'presence-run' (args: { group: string, hz: number, editIntervalMs: number, durationMs: number }) {
+    return await presence.get(args.group)!.run(args.hz, args.editIntervalMs, args.durationMs)
+  },
   async 'close-all' () {
+    for (const g of presence.values()) g.close()
+    presence.clear()
     for (const g of groups.values()) await g.close()
     for (const o of observers.values()) o.close()
     groups.clear()
