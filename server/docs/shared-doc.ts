@@ -1,5 +1,6 @@
 /**
- * One loaded document: the Y.Doc, its awareness, its peers, and the write pipeline.
+ * One loaded document: the Y.Doc, its peers, the write pipeline and compaction; its presence
+ * (awareness, caps, coalescing) is a DocPresence of its own (doc-presence.ts).
  *
  * Durability order: an update is validated, written to storage, and only then applied to the
  * Y.Doc and broadcast. So the Y.Doc only ever holds stored state: a step2, a snapshot or an SSE
@@ -11,14 +12,13 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { initialSeq } from '../../shared/cursor.js'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
-import { parseAwarenessStates, type DecodedAwarenessEntry } from '../../shared/awareness.js'
+import type { DecodedAwarenessEntry } from '../../shared/awareness.js'
 import type { Logger } from '../logger.js'
 import type { Storage, UpdateRecord } from '../storage/types.js'
-import { AwarenessBroadcast, UpdateBroadcast, type AwarenessChanges, type DocPeer } from './broadcast.js'
-import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, presenceLimits, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
+import { UpdateBroadcast, type AwarenessBroadcast, type DocPeer } from './broadcast.js'
+import { presenceLimits, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
 import { History } from './history.js'
-import { PresenceWindow, type PresenceBatch } from './presence-window.js'
-import { AwarenessStates } from './awareness-states.js'
+import { DocPresence } from './doc-presence.js'
 import { isEmptyUpdate } from './validate.js'
 import { defaults } from '../config/defaults.js'
 
@@ -73,17 +73,8 @@ export class StorageError extends Error {
 
 export class SharedDoc {
   readonly ydoc = new Y.Doc({ gc: true })
-  readonly awareness = new awarenessProtocol.Awareness(this.ydoc)
   readonly peers = new Set<DocPeer>()
-  /** Which peer claimed each awareness client id (anti-spoofing) and the bytes each holds. */
-  private readonly presence: PresenceLedger
-  private readonly departures = new Departures()
-  /** Applies checked awareness and encodes it, each state parsed and stringified once. */
-  private readonly awarenessStates = new AwarenessStates(this.awareness)
-  /** Awareness changes waiting for the end of the coalescing window. */
-  private readonly presenceWindow: PresenceWindow
-  /** `encodeAllAwareness()` until the next awareness change; undefined: not encoded yet. */
-  private allAwareness: Uint8Array | null | undefined
+  readonly presence: DocPresence
   /** Sequence number of the newest stored record. */
   seq: number
   readonly history: History
@@ -105,15 +96,18 @@ export class SharedDoc {
     this.seq = records.length > 0 ? records[records.length - 1]!.seq : initialSeq()
     this.history = new History(records.length > 0 ? records[0]!.seq - 1 : this.seq, opts.historyRecords, opts.historyBytes)
     for (const r of records) this.history.push(r)
-    this.presence = new PresenceLedger(presenceLimits(opts))
-    this.presenceWindow = new PresenceWindow(opts.presenceCoalesceMs ?? defaults.presenceCoalesceMs, this.broadcastPresence)
+    this.presence = new DocPresence(this.ydoc, name, this.peers, {
+      limits: presenceLimits(opts),
+      windowMs: opts.presenceCoalesceMs ?? defaults.presenceCoalesceMs,
+      onRefused: outcome => opts.onPresenceRefused?.(this, outcome),
+      onFlush: b => opts.onAwareness?.(this, b)
+    })
     // The first record is the log's base (a compacted state, or the doc's first update): its
     // bytes are the doc's size, not growth, so they do not count toward compactAfterBytes.
     this.sinceCompaction = { records: records.length, bytes: records.slice(1).reduce((n, r) => n + r.update.byteLength, 0) }
-    // The server has no presence of its own.
-    this.awareness.setLocalState(null)
-    this.awareness.on('update', this.onAwarenessUpdate)
   }
+
+  get awareness (): awarenessProtocol.Awareness { return this.presence.awareness }
 
   /**
    * Loads a doc from storage. Records whose checksum fails or that do not decode are
@@ -336,137 +330,34 @@ export class SharedDoc {
     return this.compacting
   }
 
-  // ---- awareness --------------------------------------------------------------------------
+  // ---- presence (doc-presence.ts) ----------------------------------------------------------
 
-  /**
-   * Applies an awareness update from `peer`: entries for client ids another peer claimed are
-   * refused (listed in the outcome), the rest is judged against the presence caps as a whole
-   * and applied only if it fits (server/docs/presence.ts). Read-only peers set no presence
-   * unless `readOnlyPresence`. `entries` come from `decodeAwarenessEntries`: the states of the
-   * entries kept are checked here (`ProtocolError` if one is not valid JSON; nothing applied).
-   */
-  applyAwareness (entries: DecodedAwarenessEntry[], peer: DocPeer): PresenceOutcome {
-    if (!this.presence.allows(peer)) return this.refusePresence({ kind: 'read-only' })
-    // One entry per id, the newest: what y-protocols ends up with, so the caps judge exactly that.
-    const fresh = new Map<number, DecodedAwarenessEntry>()
-    const refused: number[] = []
-    for (const e of entries) {
-      // Stale entries (not newer than what the server has; y-protocols' own rule) change nothing:
-      // skip them before any ownership check. The stock provider echoes every awareness change
-      // it hears back to the server, so in a room of n such clients each change comes back n-1
-      // times: those echoes are neither spoofing attempts (no warning) nor claims. A late echo
-      // of a departed peer's last state would otherwise make the echoer the owner of its id,
-      // and the peer, reconnecting with the same client id, would be refused.
-      const meta = this.awareness.meta.get(e.clientID)
-      if (meta !== undefined && !(meta.clock < e.clock || (meta.clock === e.clock && e.isNull && this.awareness.getStates().has(e.clientID)))) continue
-      const owner = this.presence.ownerOf(e.clientID)
-      if (owner !== undefined && owner !== peer) { refused.push(e.clientID); continue }
-      if (owner === undefined && e.isNull) continue // removing a state nobody holds: nothing to do
-      const seen = fresh.get(e.clientID)
-      if (seen === undefined || seen.clock <= e.clock) fresh.set(e.clientID, e)
-    }
-    const verdict = this.presence.judge(peer, fresh.values())
-    if (verdict != null) return this.refusePresence(verdict)
-    const kept = [...fresh.values()]
-    const states = parseAwarenessStates(kept)
-    if (kept.length > 0) {
-      // Claimed before applying: the update event below releases whatever the entries remove.
-      for (const e of kept) if (!e.isNull) this.presence.hold(peer, e.clientID, e.size)
-      this.awarenessStates.apply(kept, states, peer)
-    }
-    return { kind: 'applied', refused }
-  }
-
-  private refusePresence (outcome: PresenceRefusal): PresenceOutcome {
-    this.opts.onPresenceRefused?.(this, outcome)
-    return outcome
-  }
-
-  /**
-   * Most entries one awareness message may carry. The stock provider echoes every state it
-   * hears, in one message: a joiner echoes everyone present at once, so a fixed bound (it was
-   * 64) closed every joiner of a room of more than 64 with 4400. An echo names only ids the doc
-   * knows (`meta` keeps departed ones too); a peer may add at most its cap of new ones.
-   */
-  get maxAwarenessEntries (): number { return this.awareness.meta.size + this.presence.limits.maxPresenceIdsPerConnection }
-
-  /** Bytes of awareness state the doc holds (what a joiner is sent, about). */
+  /** See `DocPresence.apply`. */
+  applyAwareness (entries: DecodedAwarenessEntry[], peer: DocPeer): PresenceOutcome { return this.presence.apply(entries, peer) }
+  /** Most entries one awareness message may carry (see `DocPresence.maxEntries`). */
+  get maxAwarenessEntries (): number { return this.presence.maxEntries }
+  /** Bytes of awareness state the doc holds. */
   get presenceBytes (): number { return this.presence.bytes }
-
   /** The full awareness state as one update, or null when nobody is present. */
-  encodeAllAwareness (): Uint8Array | null {
-    // Kept until presence changes: every joiner is sent it, and encoding re-serialises every
-    // state (about 30 ms for 0.7 MB of presence under load): a reconnect storm would pay it n times.
-    if (this.allAwareness === undefined) {
-      const ids = [...this.awareness.getStates().keys()]
-      this.allAwareness = ids.length > 0 ? this.awarenessStates.encode(ids) : null
-    }
-    return this.allAwareness
-  }
-
-  /** The awareness update for `ids` (known ones: in `awareness.meta`), encoded as for a broadcast. */
-  encodeAwareness (ids: readonly number[]): Uint8Array { return this.awarenessStates.encode(ids) }
-
-  /** Drops the clocks of ids gone for `DEPARTED_MEMORY_MS` and not updated since. */
-  private forgetDeparted (now: number): void {
-    const before = now - DEPARTED_MEMORY_MS
-    for (const id of this.departures.takeBefore(before)) {
-      // An id claimed again (and perhaps gone again) since is newer news: its meta stays, and
-      // its later departure is queued behind this one.
-      const meta = this.awareness.meta.get(id)
-      if (meta !== undefined && meta.lastUpdated < before && id !== this.awareness.clientID && !this.awareness.getStates().has(id)) this.awareness.meta.delete(id)
-    }
-  }
-
-  private readonly onAwarenessUpdate = (changes: AwarenessChanges, origin: unknown): void => {
-    this.allAwareness = undefined
-    // Every way a state goes (its owner's "null", the 30 s timeout, its peer leaving) frees its id.
-    const now = Date.now()
-    for (const id of changes.removed) {
-      this.presence.release(id)
-      this.awarenessStates.forget(id)
-      this.departures.add(id, now)
-    }
-    this.forgetDeparted(now)
-    this.presenceWindow.add(changes, origin)
-  }
-
-  /**
-   * Sends one window's changes: encoded once, from the doc's states as they are now (each
-   * client's newest), the same bytes to every peer but those that made some of the changes.
-   */
-  private readonly broadcastPresence = (batch: PresenceBatch): void => {
-    const meta = this.awareness.meta
-    const changed = [...batch.changes.added, ...batch.changes.updated, ...batch.changes.removed].filter(id => meta.has(id))
-    if (changed.length === 0) return
-    const b = new AwarenessBroadcast(this.name, batch.changes, this.awarenessStates.encode(changed), batch.origins, batch.folded)
-    for (const peer of this.peers) {
-      const mine = peer.echoAwareness === true ? b : b.without(peer)
-      if (mine !== null) peer.deliverAwareness(mine)
-    }
-    this.opts.onAwareness?.(this, b)
-  }
-
-  /** Awareness changes waiting for the end of the coalescing window (tests: nothing left behind). */
-  get presencePending (): number { return this.presenceWindow.size }
-  /** Whether the coalescing window's timer is set. */
-  get presenceWindowOpen (): boolean { return this.presenceWindow.open }
+  encodeAllAwareness (): Uint8Array | null { return this.presence.encodeAll() }
+  /** The awareness update for `ids`, encoded as for a broadcast. */
+  encodeAwareness (ids: readonly number[]): Uint8Array { return this.presence.encode(ids) }
+  /** Awareness changes waiting for the end of the coalescing window (tests). */
+  get presencePending (): number { return this.presence.pending }
+  /** Whether the coalescing window's timer is set (tests). */
+  get presenceWindowOpen (): boolean { return this.presence.windowOpen }
 
   // ---- peers ------------------------------------------------------------------------------
 
   addPeer (peer: DocPeer): void {
-    // The joiner is about to be sent the whole presence: pending changes go to the others now.
-    this.presenceWindow.sendPending()
+    this.presence.joining()
     this.peers.add(peer)
   }
 
   /** Detaches a peer and removes the awareness states it introduced. */
   removePeer (peer: DocPeer): void {
     if (!this.peers.delete(peer)) return
-    const owned = this.presence.idsOf(peer)
-    if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned, 'peer-closed')
-    // Held ids always have a state (removal releases them), so none is left; this is a guard.
-    for (const id of owned) this.presence.release(id)
+    this.presence.leave(peer)
   }
 
   /** Final flush and compaction, then release everything. Idempotent. */
@@ -477,13 +368,8 @@ export class SharedDoc {
     this.destroyed = true
     if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
     this.ydoc.off('update', this.onYUpdate)
-    this.awareness.off('update', this.onAwarenessUpdate)
-    this.presenceWindow.close()
-    this.awareness.destroy()
+    this.presence.destroy()
     this.ydoc.destroy()
     this.peers.clear()
-    this.presence.clear()
-    this.departures.clear()
-    this.awarenessStates.clear()
   }
 }

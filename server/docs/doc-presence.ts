@@ -1,0 +1,182 @@
+/**
+ * A doc's presence (awareness): who claimed which client ids and how many bytes (the caps of
+ * presence.ts), applying checked awareness updates, the coalescing window (presence-window.ts),
+ * encoding for joiners and broadcasts, and removal of a peer's states when it leaves. SharedDoc
+ * holds one and hands it its peers; updates never pass through here.
+ */
+import type * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { parseAwarenessStates, type DecodedAwarenessEntry } from '../../shared/awareness.js'
+import { AwarenessBroadcast, type AwarenessChanges, type DocPeer } from './broadcast.js'
+import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
+import { PresenceWindow, type PresenceBatch } from './presence-window.js'
+import { AwarenessStates } from './awareness-states.js'
+
+export interface DocPresenceOptions {
+  limits: PresenceLimits
+  /** The coalescing window (ms; 0: each change at once). */
+  windowMs: number
+  /** A peer's awareness was refused or ignored (metrics). */
+  onRefused: (outcome: PresenceRefusal) => void
+  /** One window's changes went out (embedding events). */
+  onFlush: (b: AwarenessBroadcast) => void
+}
+
+export class DocPresence {
+  readonly awareness: awarenessProtocol.Awareness
+  /** Which peer claimed each awareness client id (anti-spoofing) and the bytes each holds. */
+  private readonly ledger: PresenceLedger
+  private readonly departures = new Departures()
+  /** Applies checked awareness and encodes it, each state parsed and stringified once. */
+  private readonly awarenessStates: AwarenessStates
+  /** Awareness changes waiting for the end of the coalescing window. */
+  private readonly presenceWindow: PresenceWindow
+  /** `encodeAll()` until the next awareness change; undefined: not encoded yet. */
+  private allAwareness: Uint8Array | null | undefined
+
+  constructor (ydoc: Y.Doc, private readonly docName: string, private readonly peers: ReadonlySet<DocPeer>, private readonly opts: DocPresenceOptions) {
+    this.awareness = new awarenessProtocol.Awareness(ydoc)
+    this.awarenessStates = new AwarenessStates(this.awareness)
+    this.ledger = new PresenceLedger(opts.limits)
+    this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence)
+    // The server has no presence of its own.
+    this.awareness.setLocalState(null)
+    this.awareness.on('update', this.onAwarenessUpdate)
+  }
+
+  /**
+   * Applies an awareness update from `peer`: entries for client ids another peer claimed are
+   * refused (listed in the outcome), the rest is judged against the presence caps as a whole
+   * and applied only if it fits (server/docs/presence.ts). Read-only peers set no presence
+   * unless `readOnlyPresence`. `entries` come from `decodeAwarenessEntries`: the states of the
+   * entries kept are checked here (`ProtocolError` if one is not valid JSON; nothing applied).
+   */
+  apply (entries: DecodedAwarenessEntry[], peer: DocPeer): PresenceOutcome {
+    if (!this.ledger.allows(peer)) return this.refuse({ kind: 'read-only' })
+    // One entry per id, the newest: what y-protocols ends up with, so the caps judge exactly that.
+    const fresh = new Map<number, DecodedAwarenessEntry>()
+    const refused: number[] = []
+    for (const e of entries) {
+      // Stale entries (not newer than what the server has; y-protocols' own rule) change nothing:
+      // skip them before any ownership check. The stock provider echoes every awareness change
+      // it hears back to the server, so in a room of n such clients each change comes back n-1
+      // times: those echoes are neither spoofing attempts (no warning) nor claims. A late echo
+      // of a departed peer's last state would otherwise make the echoer the owner of its id,
+      // and the peer, reconnecting with the same client id, would be refused.
+      const meta = this.awareness.meta.get(e.clientID)
+      if (meta !== undefined && !(meta.clock < e.clock || (meta.clock === e.clock && e.isNull && this.awareness.getStates().has(e.clientID)))) continue
+      const owner = this.ledger.ownerOf(e.clientID)
+      if (owner !== undefined && owner !== peer) { refused.push(e.clientID); continue }
+      if (owner === undefined && e.isNull) continue // removing a state nobody holds: nothing to do
+      const seen = fresh.get(e.clientID)
+      if (seen === undefined || seen.clock <= e.clock) fresh.set(e.clientID, e)
+    }
+    const verdict = this.ledger.judge(peer, fresh.values())
+    if (verdict != null) return this.refuse(verdict)
+    const kept = [...fresh.values()]
+    const states = parseAwarenessStates(kept)
+    if (kept.length > 0) {
+      // Claimed before applying: the update event below releases whatever the entries remove.
+      for (const e of kept) if (!e.isNull) this.ledger.hold(peer, e.clientID, e.size)
+      this.awarenessStates.apply(kept, states, peer)
+    }
+    return { kind: 'applied', refused }
+  }
+
+  private refuse (outcome: PresenceRefusal): PresenceOutcome {
+    this.opts.onRefused(outcome)
+    return outcome
+  }
+
+  /**
+   * Most entries one awareness message may carry. The stock provider echoes every state it
+   * hears, in one message: a joiner echoes everyone present at once, so a fixed bound (it was
+   * 64) closed every joiner of a room of more than 64 with 4400. An echo names only ids the doc
+   * knows (`meta` keeps departed ones too); a peer may add at most its cap of new ones.
+   */
+  get maxEntries (): number { return this.awareness.meta.size + this.ledger.limits.maxPresenceIdsPerConnection }
+
+  /** Bytes of awareness state the doc holds (what a joiner is sent, about). */
+  get bytes (): number { return this.ledger.bytes }
+
+  /** The full awareness state as one update, or null when nobody is present. */
+  encodeAll (): Uint8Array | null {
+    // Kept until presence changes: every joiner is sent it, and encoding re-serialises every
+    // state (about 30 ms for 0.7 MB of presence under load): a reconnect storm would pay it n times.
+    if (this.allAwareness === undefined) {
+      const ids = [...this.awareness.getStates().keys()]
+      this.allAwareness = ids.length > 0 ? this.awarenessStates.encode(ids) : null
+    }
+    return this.allAwareness
+  }
+
+  /** The awareness update for `ids` (known ones: in `awareness.meta`), encoded as for a broadcast. */
+  encode (ids: readonly number[]): Uint8Array { return this.awarenessStates.encode(ids) }
+
+  /** Drops the clocks of ids gone for `DEPARTED_MEMORY_MS` and not updated since. */
+  private forgetDeparted (now: number): void {
+    const before = now - DEPARTED_MEMORY_MS
+    for (const id of this.departures.takeBefore(before)) {
+      // An id claimed again (and perhaps gone again) since is newer news: its meta stays, and
+      // its later departure is queued behind this one.
+      const meta = this.awareness.meta.get(id)
+      if (meta !== undefined && meta.lastUpdated < before && id !== this.awareness.clientID && !this.awareness.getStates().has(id)) this.awareness.meta.delete(id)
+    }
+  }
+
+  private readonly onAwarenessUpdate = (changes: AwarenessChanges, origin: unknown): void => {
+    this.allAwareness = undefined
+    // Every way a state goes (its owner's "null", the 30 s timeout, its peer leaving) frees its id.
+    const now = Date.now()
+    for (const id of changes.removed) {
+      this.ledger.release(id)
+      this.awarenessStates.forget(id)
+      this.departures.add(id, now)
+    }
+    this.forgetDeparted(now)
+    this.presenceWindow.add(changes, origin)
+  }
+
+  /**
+   * Sends one window's changes: encoded once, from the doc's states as they are now (each
+   * client's newest), the same bytes to every peer but those that made some of the changes.
+   */
+  private readonly broadcastPresence = (batch: PresenceBatch): void => {
+    const meta = this.awareness.meta
+    const changed = [...batch.changes.added, ...batch.changes.updated, ...batch.changes.removed].filter(id => meta.has(id))
+    if (changed.length === 0) return
+    const b = new AwarenessBroadcast(this.docName, batch.changes, this.awarenessStates.encode(changed), batch.origins, batch.folded)
+    for (const peer of this.peers) {
+      const mine = peer.echoAwareness === true ? b : b.without(peer)
+      if (mine !== null) peer.deliverAwareness(mine)
+    }
+    this.opts.onFlush(b)
+  }
+
+  /** Awareness changes waiting for the end of the coalescing window (tests: nothing left behind). */
+  get pending (): number { return this.presenceWindow.size }
+  /** Whether the coalescing window's timer is set. */
+  get windowOpen (): boolean { return this.presenceWindow.open }
+
+  /** A peer joins: it is about to be sent the whole presence, so pending changes go to the others now. */
+  joining (): void {
+    this.presenceWindow.sendPending()
+  }
+
+  /** Removes the awareness states `peer` introduced (it left). */
+  leave (peer: DocPeer): void {
+    const owned = this.ledger.idsOf(peer)
+    if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned, 'peer-closed')
+    // Held ids always have a state (removal releases them), so none is left; this is a guard.
+    for (const id of owned) this.ledger.release(id)
+  }
+
+  destroy (): void {
+    this.awareness.off('update', this.onAwarenessUpdate)
+    this.presenceWindow.close()
+    this.awareness.destroy()
+    this.ledger.clear()
+    this.departures.clear()
+    this.awarenessStates.clear()
+  }
+}
