@@ -6,7 +6,7 @@
  * A doc with no content (nobody wrote it yet) is unloaded as soon as its last holder leaves:
  * keeping it costs a `maxDocs` slot and reloading it costs one empty storage read. Otherwise
  * one reader going through 10,000 made-up names held every slot for `unloadAfterMs` (30 s) and
- * everyone else was refused new docs. Readers can also ask `isStored()` first and not load a
+ * everyone else was refused new docs. Readers can also ask `exists()` first and not load a
  * doc that does not exist at all (http/snapshot.ts, limits/reader-hold.ts).
  */
 import type { DocOptions } from './shared-doc.js'
@@ -81,10 +81,12 @@ export class DocRegistry {
   }
 
   /**
-   * Whether `name` has anything in storage, without loading it (a reader's question: is this a
-   * doc or a made-up name?). Waits for an unload in progress, whose flush may still be storing.
+   * Whether `name` is a doc at all: in memory, or with anything in storage (a reader's question:
+   * is this a doc or a made-up name?). Does not load it into memory. Waits for an unload in
+   * progress, whose flush may still be storing.
    */
-  async isStored (name: string): Promise<boolean> {
+  async exists (name: string): Promise<boolean> {
+    if (this.has(name)) return true
     if (this.closed) throw new Error('server is shutting down')
     const pendingUnload = this.unloading.get(name)
     if (pendingUnload !== undefined) await pendingUnload

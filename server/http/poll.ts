@@ -48,7 +48,7 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
         // without loading it, unless it is to be held: then it counts against its address's
         // empty-doc budget (limits/reader-hold.ts). A reader walking made-up names filled maxDocs.
         const seq = parseCursor(doc, q.cursor)
-        if ((timeoutMs === 0 || seq === null) && !ctx.registry.has(doc) && !(await ctx.registry.isStored(doc))) {
+        if ((timeoutMs === 0 || seq === null) && !(await ctx.registry.exists(doc))) {
           release()
           // The blank cursor on a doc still blank: nothing new, as a held poll would time out.
           if (seq === BLANK_SEQ) res.status(204).set('Cache-Control', 'no-store').end()

@@ -39,7 +39,7 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
       // A doc nobody wrote and nobody has open is answered as empty without loading it: a
       // reader walking made-up names filled maxDocs (docs/registry.ts). Its cursor is the blank
       // cursor (docs/blank.ts): following it waits for the first write, or resets after one.
-      if (!ctx.registry.has(doc) && !(await ctx.registry.isStored(doc))) {
+      if (!(await ctx.registry.exists(doc))) {
         const blank = new Y.Doc()
         try { send(res, answer(blank, BLANK_SEQ, ask)) } finally { blank.destroy() }
         return

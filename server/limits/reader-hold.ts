@@ -25,7 +25,7 @@ export interface ReaderHold {
 export async function holdForReader (ctx: WeftContext, name: string, ip: string): Promise<ReaderHold> {
   const { registry, limits } = ctx
   let slot: Release | null = null
-  if (!registry.has(name) && !(await registry.isStored(name))) slot = limits.admitEmptyDoc(ip, name)
+  if (!(await registry.exists(name))) slot = limits.admitEmptyDoc(ip, name)
   const holder = {}
   let doc: SharedDoc
   try {

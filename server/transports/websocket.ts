@@ -68,7 +68,7 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       // names would otherwise fill maxDocs for everyone. A writer creates the doc it names.
       let emptySlot: Release | null = null
       try {
-        if (grant.access !== 'write' && !registry.has(doc) && !(await registry.isStored(doc))) emptySlot = ctx.limits.admitEmptyDoc(ip, doc)
+        if (grant.access !== 'write' && !(await registry.exists(doc))) emptySlot = ctx.limits.admitEmptyDoc(ip, doc)
       } catch (err) {
         connection()
         throw err
