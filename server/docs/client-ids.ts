@@ -27,7 +27,6 @@
  * fills the peer in), and compares the peer's last element of each.
  */
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
 import { equalityDeep } from 'lib0/function'
 import type { DecodedUpdate } from './dependencies.js'
 import type { InFlight } from './in-flight.js'
@@ -175,14 +174,12 @@ function typeName (t: Y.AbstractType<unknown>): string {
 
 /** The doc's state vector with every clock one lower (see the header): the server's step1 to writers. */
 export function probeStateVector (ydoc: Y.Doc): Uint8Array {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, ydoc.store.clients.size)
+  const sv = new Map<number, number>()
   for (const [client, structs] of ydoc.store.clients) {
     const last = structs[structs.length - 1]!
-    encoding.writeVarUint(e, client)
-    encoding.writeVarUint(e, last.id.clock + last.length - 1)
+    sv.set(client, last.id.clock + last.length - 1)
   }
-  return encoding.toUint8Array(e)
+  return Y.encodeStateVector(sv)
 }
 
 /**
@@ -195,9 +192,5 @@ export function behindProbe (sv: Uint8Array, ydoc: Y.Doc): Uint8Array | null {
   for (const [client, clock] of peer) {
     if (clock > 0 && clock < Y.getState(ydoc.store, client)) { peer.set(client, clock - 1); behind = true }
   }
-  if (!behind) return null
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, peer.size)
-  for (const [client, clock] of peer) { encoding.writeVarUint(e, client); encoding.writeVarUint(e, clock) }
-  return encoding.toUint8Array(e)
+  return behind ? Y.encodeStateVector(peer) : null
 }
