@@ -47,6 +47,11 @@ export function pendingBytes (ydoc: Y.Doc): number {
   return (store.pendingStructs?.update.byteLength ?? 0) + (store.pendingDs?.byteLength ?? 0)
 }
 
+/** A client's clock end once the doc has applied what its write pipeline holds (docs/in-flight.ts). */
+function knownState (ydoc: Y.Doc, inFlight?: InFlight): (client: number) => number {
+  return client => Math.max(Y.getState(ydoc.store, client), inFlight?.end(client) ?? 0)
+}
+
 /**
  * True when `decoded` would not fully integrate into the doc: some struct starts after the doc's
  * state for its client (a gap), refers (origin, right origin, parent) to a struct neither the doc
@@ -56,7 +61,7 @@ export function pendingBytes (ydoc: Y.Doc): number {
  * `inFlight` is what the write pipeline will add before this update is applied (docs/in-flight.ts).
  */
 export function dependsOnMissing (decoded: DecodedUpdate, ydoc: Y.Doc, inFlight?: InFlight): boolean {
-  const state = (client: number): number => Math.max(Y.getState(ydoc.store, client), inFlight?.end(client) ?? 0)
+  const state = knownState(ydoc, inFlight)
   // The clock range the update itself covers, per client.
   const covers = new Map<number, { from: number, to: number }>()
   for (const s of decoded.structs) {
@@ -94,7 +99,7 @@ export function dependsOnMissing (decoded: DecodedUpdate, ydoc: Y.Doc, inFlight?
  * update hold. Never stricter than `dependsOnMissing` (the walk's string lengths are upper bounds).
  */
 export function shapeDependsOnMissing (shape: UpdateShape, ydoc: Y.Doc, inFlight?: InFlight): boolean {
-  const state = (client: number): number => Math.max(Y.getState(ydoc.store, client), inFlight?.end(client) ?? 0)
+  const state = knownState(ydoc, inFlight)
   for (const [client, range] of shape.clients) {
     if (range.from > state(client)) return true
   }
