@@ -5,7 +5,6 @@
 import type * as awarenessProtocol from 'y-protocols/awareness'
 import type { BackoffOptions } from './backoff.js'
 import type { TransportName } from './transports/types.js'
-import type { WeftProvider } from './provider.js'
 
 export interface WeftProviderOptions {
   /** Connect at once. @default true */
@@ -46,13 +45,3 @@ export interface WeftProviderOptions {
 }
 
 export type ProviderStatus = 'connecting' | 'connected' | 'disconnected'
-
-export interface WeftProviderEvents {
-  status: (event: { status: ProviderStatus }) => void
-  sync: (synced: boolean) => void
-  synced: (synced: boolean) => void
-  'connection-close': (event: { code: number, reason: string }, provider: WeftProvider) => void
-  'connection-error': (event: { code: number, reason: string }, provider: WeftProvider) => void
-  'transport-change': (event: { transport: TransportName, previous: TransportName | null }) => void
-  'permission-denied': (event: { reason: string }) => void
-}

@@ -17,7 +17,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { ObservableV2 } from 'lib0/observable'
 import { closeAdvice, CloseCode } from '../shared/close-codes.js'
 import { Backoff } from './backoff.js'
-import type { ProviderStatus, WeftProviderEvents, WeftProviderOptions } from './provider-options.js'
+import type { ProviderStatus, WeftProviderOptions } from './provider-options.js'
 import { TierPolicy } from './tiers.js'
 import { endSession } from './transports/http.js'
 import { longPollTransport } from './transports/long-poll.js'
@@ -26,7 +26,7 @@ import { ABNORMAL_CLOSURE, type Transport, type TransportContext, type Transport
 import { websocketTransport } from './transports/websocket.js'
 
 export type { TransportName } from './transports/types.js'
-export type { WeftProviderOptions, WeftProviderEvents, ProviderStatus } from './provider-options.js'
+export type { WeftProviderOptions, ProviderStatus } from './provider-options.js'
 
 const factories: Record<TransportName, TransportFactory> = {
   websocket: websocketTransport,
@@ -35,6 +35,17 @@ const factories: Record<TransportName, TransportFactory> = {
 }
 
 interface Live { name: TransportName, transport: Transport, opened: boolean, openTimer: ReturnType<typeof setTimeout> | null }
+
+/** What a WeftProvider emits (y-websocket's events, plus the fallback's). */
+export interface WeftProviderEvents {
+  status: (event: { status: ProviderStatus }) => void
+  sync: (synced: boolean) => void
+  synced: (synced: boolean) => void
+  'connection-close': (event: { code: number, reason: string }, provider: WeftProvider) => void
+  'connection-error': (event: { code: number, reason: string }, provider: WeftProvider) => void
+  'transport-change': (event: { transport: TransportName, previous: TransportName | null }) => void
+  'permission-denied': (event: { reason: string }) => void
+}
 
 export class WeftProvider extends ObservableV2<WeftProviderEvents> {
   readonly doc: Y.Doc

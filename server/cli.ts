@@ -12,7 +12,7 @@ import { createWeft } from './weft.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { memoryStorage } from './storage/memory.js'
 import { postgresStorage } from './storage/postgres.js'
-import { WeftOptionsError } from './options.js'
+import { WeftOptionsError } from './errors.js'
 import { version } from './version.js'
 import { prepareDataDir } from './data-dir.js'
 

@@ -4,9 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { DocRegistry } from './docs/registry.js'
-import type { Grant, ResolvedOptions } from './options.js'
+import type { ResolvedOptions } from './options.js'
+import type { Grant } from './auth/grant.js'
 import { Metrics, type BoundCounter } from './metrics.js'
 import { createAuthorizer } from './auth/authorize.js'
+import { buildVerifier, type Verify } from './auth/jwt.js'
 import { ConnectionLimits } from './limits/connections.js'
 
 export interface WeftContext {
@@ -15,6 +17,8 @@ export interface WeftContext {
   metrics: Metrics
   /** Bytes in and out per transport, bound once (`weft_bytes_received_total{transport}` …). */
   traffic: Record<TrafficTransport, { received: BoundCounter, sent: BoundCounter }>
+  /** The JWT verifier of `auth` (null without): the doc routes' and the admin check's. Throws WeftOptionsError on a bad config. */
+  verifyJwt: Verify | null
   /** Access for a request on a doc; throws AuthError (401/403). */
   authorize (req: IncomingMessage, doc: string): Promise<Grant>
   /** Connection / observer limits (server/limits): admit before opening, release on close. */
@@ -35,12 +39,14 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
     received: metrics.counter('bytes_received_total', { transport }),
     sent: metrics.counter('bytes_sent_total', { transport })
   }])) as WeftContext['traffic']
+  const verifyJwt = options.auth !== undefined ? buildVerifier(options.auth) : null
   return {
     options,
+    verifyJwt,
     registry,
     metrics,
     traffic,
-    authorize: createAuthorizer(options, options.logger, metrics),
+    authorize: createAuthorizer(options, options.logger, metrics, verifyJwt),
     limits: new ConnectionLimits(options, metrics),
     closing: false,
     onClose: [],

@@ -2,8 +2,11 @@
  * Doc names come from URLs: percent-decoded, length-capped, no control characters.
  * (Control characters are also what lets storage keys use \0 as a separator.)
  */
-export class DocNameError extends Error {
+import { WeftError } from './errors.js'
+
+export class DocNameError extends WeftError {
   override name = 'DocNameError'
+  constructor (message: string) { super('malformed', message) }
 }
 
 // eslint-disable-next-line no-control-regex

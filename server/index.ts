@@ -1,8 +1,11 @@
 /** The public server API. Nothing else is API. */
 export { createWeft, Weft } from './weft.js'
 export type { UpdateEvent, AwarenessEvent, WeftStats } from './weft.js'
-export type { WeftOptions, Grant } from './options.js'
-export { AuthError, WeftOptionsError, defaults } from './options.js'
+export type { WeftOptions } from './options.js'
+export type { Grant } from './auth/grant.js'
+export { AuthError } from './auth/grant.js'
+export { WeftOptionsError } from './errors.js'
+export { defaults } from './options.js'
 export type { AuthOptions } from './auth/jwt.js'
 export { TOKEN_COOKIE } from './auth/token.js'
 export type { Storage, UpdateRecord, StoredDocInfo } from './storage/types.js'

@@ -4,31 +4,11 @@
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from './logger.js'
 import type { Storage } from './storage/types.js'
-import type { Access } from './docs/broadcast.js'
+import type { Grant } from './auth/grant.js'
+import { WeftOptionsError } from './errors.js'
 import type { AuthOptions } from './auth/jwt.js'
 import { defaults } from './config/defaults.js'
 import { expected, optionSettings, schemaOf } from './config/settings.js'
-
-/** What `authenticate` decides for a request: the access it gets and who it is (for logs). */
-export interface Grant {
-  access: Access
-  user?: string
-  /** Seconds since the epoch after which the session must end (4401). */
-  expiresAt?: number
-}
-
-/** Why access was refused, for `weft_auth_failures_total{reason}`. */
-export type AuthFailure = 'missing' | 'invalid' | 'expired' | 'forbidden' | 'origin'
-
-/** Thrown by `authenticate` to answer 401 (no or bad credentials) or 403 (not for this doc). */
-export class AuthError extends Error {
-  override name = 'AuthError'
-  readonly reason: AuthFailure
-  constructor (readonly status: 401 | 403, message: string, reason?: AuthFailure) {
-    super(message)
-    this.reason = reason ?? (status === 403 ? 'forbidden' : 'invalid')
-  }
-}
 
 export interface WeftOptions {
   /** Where docs live. @default leveldbStorage('./data') */
@@ -194,10 +174,9 @@ export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 
   Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
 export { defaults } from './config/defaults.js'
-
-export class WeftOptionsError extends Error {
-  override name = 'WeftOptionsError'
-}
+// Where embedders and older code found them; they live with access control and the error rules.
+export { AuthError, type Grant } from './auth/grant.js'
+export { WeftOptionsError } from './errors.js'
 
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {

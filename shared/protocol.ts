@@ -5,6 +5,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
+import { WeftError } from './errors.js'
 
 export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const
 export const SyncType = { step1: 0, step2: 1, update: 2 } as const
@@ -18,8 +19,10 @@ export type Message =
   | { type: 'auth-denied', reason: string }
   | { type: 'query-awareness' }
 
-export class ProtocolError extends Error {
+/** Anything that is not what the protocol allows: 4400 over WebSocket, 400 over HTTP. */
+export class ProtocolError extends WeftError {
   override name = 'ProtocolError'
+  constructor (message: string) { super('malformed', message) }
 }
 
 /**

@@ -7,6 +7,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { CloseCode } from '../../shared/close-codes.js'
+import { closeCodeForStatus as sharedCloseCodeForStatus } from '../../shared/errors.js'
 import { readRefusal, type Refusal } from '../refusal.js'
 import { ABNORMAL_CLOSURE, type TransportContext } from './types.js'
 import type { PollBody } from '../../shared/poll.js'
@@ -17,17 +18,12 @@ export class HttpCloseError extends Error {
   constructor (readonly code: number, message: string, readonly refusal?: Refusal) { super(message) }
 }
 
-/** HTTP status → the close code a WebSocket would have seen, so the provider has one rulebook. */
+/**
+ * HTTP status → the close code a WebSocket would have seen (the one rulebook, shared/errors.ts),
+ * so the provider acts on every pipe alike; a status no Weft route answers is an abnormal closure.
+ */
 export function closeCodeForStatus (status: number): number {
-  switch (status) {
-    case 400: return CloseCode.malformed
-    case 401: return CloseCode.unauthorized
-    case 403: return CloseCode.forbidden
-    case 413: return CloseCode.messageTooBig
-    case 429: return CloseCode.tooManyRequests
-    case 503: return CloseCode.serviceRestart
-    default: return status >= 500 ? CloseCode.storageFailed : ABNORMAL_CLOSURE
-  }
+  return sharedCloseCodeForStatus(status, ABNORMAL_CLOSURE)
 }
 
 /**
@@ -168,8 +164,8 @@ export class AwarenessUploader {
           this.busy = false
           return this.onError(e)
         }
-        // 409: the id is still held by this editor's previous connection (the server frees it
-        // when it notices that connection closed): try again shortly. Other errors: same.
+        // 409 (4409): the id is still held by this editor's previous connection (the server frees
+        // it when it notices that connection closed): try again shortly. Other errors: same.
         if (!this.stopped && this.retry == null) this.retry = setTimeout(() => { this.retry = null; this.push() }, 1000)
       }
     }

@@ -7,8 +7,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
-import { AuthError, type Grant, type ResolvedOptions } from '../options.js'
-import { jwtAuthenticator } from './jwt.js'
+import type { ResolvedOptions } from '../options.js'
+import { AuthError, type Grant } from './grant.js'
+import { jwtAuthenticator, type Verify } from './jwt.js'
 import { OriginPolicy } from './origins.js'
 import { extractToken } from './token.js'
 
@@ -18,12 +19,16 @@ export type Authorize = (req: IncomingMessage, doc: string) => Promise<Grant>
 export const authConfigured = (options: Pick<ResolvedOptions, 'auth' | 'authenticate'>): boolean =>
   options.auth !== undefined || options.authenticate !== undefined
 
-export function createAuthorizer (options: ResolvedOptions, log: Logger, metrics: Metrics): Authorize {
+/**
+ * `verify`: the server's one JWT verifier (null without `auth`), shared with the admin check
+ * (auth/admin.ts) so the keys are loaded, and a remote key set fetched, once.
+ */
+export function createAuthorizer (options: ResolvedOptions, log: Logger, metrics: Metrics, verify: Verify | null): Authorize {
   const origins = new OriginPolicy(options.allowedOrigins)
   // Without access control a cookie grants nothing a foreign page could not get without it.
   const cookiesMatter = authConfigured(options)
   const decide: (req: IncomingMessage, doc: string) => Grant | null | Promise<Grant | null> =
-    options.authenticate ?? (options.auth !== undefined ? jwtAuthenticator(options.auth) : () => ({ access: 'write' }))
+    options.authenticate ?? (verify !== null ? jwtAuthenticator(verify) : () => ({ access: 'write' }))
 
   return async (req, doc) => {
     const bad = origins.check(req) ?? (cookiesMatter && extractToken(req)?.source === 'cookie' ? origins.checkCookie(req) : null)

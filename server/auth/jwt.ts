@@ -11,7 +11,8 @@
 import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, decodeProtectedHeader, type JSONWebKeySet, type JWTPayload } from 'jose'
 import type { IncomingMessage } from 'node:http'
-import { AuthError, WeftOptionsError, type Grant } from '../options.js'
+import { AuthError, type Grant } from './grant.js'
+import { WeftOptionsError } from '../errors.js'
 import { docsGrant } from './glob.js'
 import { extractToken, MAX_TOKEN_LENGTH } from './token.js'
 
@@ -26,9 +27,8 @@ export const MIN_SECRET_LENGTH = 32
 
 export type Verify = (token: string) => Promise<JWTPayload>
 
-/** Builds `authenticate(req, doc)` from the `auth` option; throws WeftOptionsError on bad config. */
-export function jwtAuthenticator (auth: AuthOptions): (req: IncomingMessage, doc: string) => Promise<Grant> {
-  const verify = buildVerifier(auth)
+/** `authenticate(req, doc)` over the server's one verifier (`buildVerifier`, built once per server). */
+export function jwtAuthenticator (verify: Verify): (req: IncomingMessage, doc: string) => Promise<Grant> {
   return async (req, doc) => {
     const found = extractToken(req)
     if (found == null) throw new AuthError(401, 'a token is required (?token=, Authorization: Bearer, weft_token cookie or Sec-WebSocket-Protocol)', 'missing')

@@ -3,11 +3,12 @@
  * listed with flags and help in settings.ts).
  */
 import { defaultPresenceLimits } from '../docs/presence.js'
+import { defaultPresenceCoalesceMs } from '../docs/presence-window.js'
 
 export const defaults = {
   ui: true,
   readOnlyPresence: false,
-  presenceCoalesceMs: 20,
+  presenceCoalesceMs: defaultPresenceCoalesceMs,
   unloadAfterMs: 30_000,
   maxDocs: 10_000,
   maxMessageBytes: 16 * 1024 * 1024,

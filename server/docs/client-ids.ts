@@ -28,16 +28,15 @@
  */
 import * as Y from 'yjs'
 import { equalityDeep } from 'lib0/function'
-import type { DecodedUpdate } from './dependencies.js'
+import type { DecodedUpdate } from './validate.js'
 import type { InFlight } from './in-flight.js'
+import { WeftError } from '../errors.js'
 
 /** An update writes structs under a client id that already names different structs. */
-export class ClientIdConflictError extends Error {
+export class ClientIdConflictError extends WeftError {
   override name = 'ClientIdConflictError'
-  /** HTTP answer (server/http/request.ts `statusOf`). */
-  readonly status = 409
   constructor (readonly client: number, readonly clock: number) {
-    super(`client id ${client} already names different content at clock ${clock}: two docs use the same Yjs client id`)
+    super('clientIdConflict', `client id ${client} already names different content at clock ${clock}: two docs use the same Yjs client id`)
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import * as Y from 'yjs'
 import type { InFlight } from './in-flight.js'
+import type { DecodedUpdate } from './validate.js'
 import type { UpdateShape } from './update-bounds.js'
 
 /** Pending bytes (structs + deletions) a doc may hold before dependent updates are refused. */
@@ -39,7 +40,7 @@ export function encodeDiff (ydoc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
   }
 }
 
-export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+
 
 /** Bytes of structs and deletions the doc holds back until what they depend on arrives. */
 export function pendingBytes (ydoc: Y.Doc): number {

@@ -14,7 +14,7 @@
  * dependent updates sent in one tick cannot slip past it either.
  */
 import * as Y from 'yjs'
-import type { DecodedUpdate } from './dependencies.js'
+import type { DecodedUpdate } from './validate.js'
 
 export interface InFlightWrite {
   readonly decoded: DecodedUpdate

@@ -18,6 +18,7 @@
  */
 import * as Y from 'yjs'
 import { bytesToBase64 } from '../../shared/base64.js'
+import { WeftError } from '../errors.js'
 
 export type RootKind = 'text' | 'map' | 'array' | 'xml'
 
@@ -28,8 +29,9 @@ export interface JsonView {
   types: Record<string, RootKind>
 }
 
-export class TypesSpecError extends Error {
+export class TypesSpecError extends WeftError {
   override name = 'TypesSpecError'
+  constructor (message: string) { super('malformed', message) }
 }
 
 const KINDS: Record<string, RootKind> = { text: 'text', map: 'map', array: 'array', xml: 'xml', xmlfragment: 'xml' }

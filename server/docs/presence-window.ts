@@ -26,6 +26,9 @@ import type { AwarenessChanges } from './broadcast.js'
 type Kind = 'added' | 'updated' | 'removed'
 
 /** What one flush sends: each changed client once, and who made its newest change. */
+/** Awareness changes within this many ms go out as one message (`presenceCoalesceMs`; chosen in bench/README.md, presence). */
+export const defaultPresenceCoalesceMs = 20
+
 export interface PresenceBatch {
   changes: AwarenessChanges
   /** Client id → origin of its newest change (the peer, or y-protocols' 'timeout', 'peer-closed'). */

@@ -12,6 +12,7 @@
 import type { DocOptions } from './shared-doc.js'
 import { SharedDoc } from './shared-doc.js'
 import { isBlank } from './blank.js'
+import { WeftError } from '../errors.js'
 
 interface Entry {
   name: string
@@ -27,8 +28,9 @@ export interface RegistryOptions extends DocOptions {
   maxDocs: number
 }
 
-export class TooManyDocsError extends Error {
+export class TooManyDocsError extends WeftError {
   override name = 'TooManyDocsError'
+  constructor (message: string) { super('tooManyRequests', message) }
 }
 
 export class DocRegistry {

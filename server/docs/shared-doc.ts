@@ -19,8 +19,9 @@ import { UpdateBroadcast, type AwarenessBroadcast, type DocPeer } from './broadc
 import { presenceLimits, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
 import { History } from './history.js'
 import { DocPresence } from './doc-presence.js'
+import { defaultPresenceCoalesceMs } from './presence-window.js'
 import { isEmptyUpdate } from './validate.js'
-import { defaults } from '../config/defaults.js'
+import { WeftError } from '../errors.js'
 
 export interface DocOptions extends Partial<PresenceLimits> {
   storage: Storage
@@ -67,8 +68,9 @@ interface PendingWrite {
   reject: (err: Error) => void
 }
 
-export class StorageError extends Error {
+export class StorageError extends WeftError {
   override name = 'StorageError'
+  constructor (message: string) { super('storageFailed', message) }
 }
 
 export class SharedDoc {
@@ -98,7 +100,7 @@ export class SharedDoc {
     for (const r of records) this.history.push(r)
     this.presence = new DocPresence(this.ydoc, name, this.peers, {
       limits: presenceLimits(opts),
-      windowMs: opts.presenceCoalesceMs ?? defaults.presenceCoalesceMs,
+      windowMs: opts.presenceCoalesceMs ?? defaultPresenceCoalesceMs,
       onRefused: outcome => opts.onPresenceRefused?.(this, outcome),
       onFlush: b => opts.onAwareness?.(this, b)
     })

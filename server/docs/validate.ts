@@ -36,7 +36,10 @@ export const isEmptyUpdate = (update: Uint8Array): boolean =>
  * allocation; we add the size cap and reject anything that does not decode to the end.
  * Returns the decoded structs (callers check dependencies with them, docs/dependencies.ts).
  */
-export function validateUpdate (update: Uint8Array, limits: UpdateLimits): ReturnType<typeof Y.decodeUpdate> {
+/** An update as Yjs decodes it: its structs and its delete set. */
+export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+
+export function validateUpdate (update: Uint8Array, limits: UpdateLimits): DecodedUpdate {
   if (update.byteLength > limits.maxUpdateBytes) {
     throw new ProtocolError(`update of ${update.byteLength} bytes exceeds the limit of ${limits.maxUpdateBytes}`)
   }

@@ -19,9 +19,9 @@
 import * as Y from 'yjs'
 import { ProtocolError } from '../../shared/protocol.js'
 import { checkClientIds } from './client-ids.js'
-import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes, shapeDependsOnMissing, type DecodedUpdate } from './dependencies.js'
+import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes, shapeDependsOnMissing } from './dependencies.js'
 import { inFlight } from './in-flight.js'
-import { validateUpdate, type UpdateLimits } from './validate.js'
+import { validateUpdate, type DecodedUpdate, type UpdateLimits } from './validate.js'
 import type { DocPeer } from './broadcast.js'
 import type { SharedDoc } from './shared-doc.js'
 

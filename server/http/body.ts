@@ -7,16 +7,16 @@
  * Node closes the socket once the 413 is out instead of waiting for the rest.
  */
 import type { Request, Response } from 'express'
-import { HttpProblem } from './request.js'
+import { WeftError } from '../errors.js'
 
-export class PayloadTooLarge extends HttpProblem {
+export class PayloadTooLarge extends WeftError {
   override name = 'PayloadTooLarge'
-  constructor (limit: number) { super(413, `body larger than ${limit} bytes`) }
+  constructor (limit: number) { super('tooLarge', `body larger than ${limit} bytes`) }
 }
 
 export function readBody (req: Request, res: Response, limit: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase()
-  if (encoding !== 'identity') return Promise.reject(new HttpProblem(415, `content-encoding ${encoding} is not accepted`))
+  if (encoding !== 'identity') return Promise.reject(new WeftError('unsupportedType', `content-encoding ${encoding} is not accepted`))
   const tooLarge = (): PayloadTooLarge => {
     res.setHeader('Connection', 'close')
     return new PayloadTooLarge(limit)
@@ -48,8 +48,8 @@ export function readBody (req: Request, res: Response, limit: number): Promise<B
       chunks.push(chunk)
     }
     const onEnd = (): void => done(null)
-    const onError = (err: Error): void => done(new HttpProblem(400, `body could not be read: ${err.message}`))
-    const onAborted = (): void => done(new HttpProblem(400, 'the client aborted the body'))
+    const onError = (err: Error): void => done(new WeftError('malformed', `body could not be read: ${err.message}`))
+    const onAborted = (): void => done(new WeftError('malformed', 'the client aborted the body'))
     req.on('data', onData)
     req.once('end', onEnd)
     req.once('error', onError)

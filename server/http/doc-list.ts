@@ -10,8 +10,8 @@
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { DocHandle } from '../docs/handle.js'
-import { AuthError } from '../options.js'
-import { adminCheck } from './admin.js'
+import { AuthError } from '../auth/grant.js'
+import { adminCheck } from '../auth/admin.js'
 
 export interface DocListEntry {
   name: string

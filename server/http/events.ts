@@ -10,7 +10,8 @@ import { parseTypes } from '../docs/json-view.js'
 import { clientIp } from '../limits/connections.js'
 import { createSseTransport } from '../transports/sse.js'
 import { httpSessions, SessionIdError } from '../transports/http-session.js'
-import { BadRequest, corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
+import { WeftError } from '../errors.js'
+import { corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
 
 export function eventRoutes (router: Router, ctx: WeftContext): void {
   const sse = createSseTransport(ctx)
@@ -24,7 +25,7 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       const { doc, grant } = await readRequest(ctx, req)
       const view = queryParam(req, 'view')
       const types = queryParam(req, 'types')
-      if (view !== undefined && view !== 'json' && view !== '') throw new BadRequest('view must be "json" (or absent)')
+      if (view !== undefined && view !== 'json' && view !== '') throw new WeftError('malformed', 'view must be "json" (or absent)')
       const pinned = view === 'json' || types !== undefined ? parseTypes(types) : null
       const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
       if (req.method === 'HEAD') {
@@ -42,7 +43,7 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       if (sessionId !== undefined && sessionId !== '') {
         let session
         try { session = await httpSessions(ctx).get(doc, sessionId, grant.access) } catch (err) {
-          throw err instanceof SessionIdError ? new BadRequest(err.message) : err
+          throw err instanceof SessionIdError ? new WeftError('malformed', err.message) : err
         }
         res.once('close', session.hold())
         editor = session

@@ -1,21 +1,7 @@
 /** Liveness, readiness and metrics. */
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
-
-/** Why the server is not ready, or [] when it is: what /readyz and the home page report. */
-export function readinessProblems (ctx: WeftContext): string[] {
-  const problems: string[] = []
-  if (ctx.closing) problems.push('shutting down')
-  const storage = ctx.options.storage
-  if (storage.ready !== undefined && !storage.ready()) problems.push(`storage (${storage.kind}) not ready`)
-  const failed = ctx.registry.failedDocs
-  if (failed > 0) problems.push(`${failed} doc(s) failing to store`)
-  for (const check of ctx.readiness) {
-    const problem = check()
-    if (problem != null) problems.push(problem)
-  }
-  return problems
-}
+import { readinessProblems } from '../readiness.js'
 
 export function healthRoutes (router: Router, ctx: WeftContext): void {
   router.get('/healthz', (_req, res) => {

@@ -15,7 +15,9 @@ import type { WeftContext } from '../context.js'
 import { clientIp } from '../limits/connections.js'
 import { httpSessions } from '../transports/http-session.js'
 import { defaultPollTimeoutS, maxPollTimeoutS, pollHubs } from '../transports/long-poll.js'
-import { docRequest, HttpProblem, preflight, sendProblem } from './request.js'
+import { docRequest, preflight, sendProblem } from './request.js'
+import { WeftError } from '../errors.js'
+import { msUntilExpiry } from '../auth/expiry.js'
 import { validateStateVector } from '../docs/validate.js'
 import { bytesToBase64 } from '../../shared/base64.js'
 import { parseCursor } from '../../shared/cursor.js'
@@ -38,7 +40,7 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
       const q = req.query
       let timeoutMs = parseTimeout(q.timeout)
       // A held poll ends when its token does (answered like a timeout; the next poll gets 401).
-      if (grant.expiresAt !== undefined) timeoutMs = Math.min(timeoutMs, Math.max(0, Math.floor(grant.expiresAt * 1000 - Date.now())))
+      timeoutMs = Math.min(timeoutMs, msUntilExpiry(grant) ?? timeoutMs)
       const sv = q.sv === undefined ? undefined : parseStateVector(q.sv)
       // A held poll counts as an observer of its address (maxObserversPerIp → 429).
       releases.push(ctx.limits.admitObserver(clientIp(req)))
@@ -110,7 +112,7 @@ function sendEmptyReset (ctx: WeftContext, res: Response, name: string, sv: Uint
 function parseTimeout (value: unknown): number {
   if (value === undefined || value === '') return defaultPollTimeoutS * 1000
   const n = Number(value)
-  if (typeof value !== 'string' || !Number.isFinite(n) || n < 0) throw new HttpProblem(400, 'timeout must be a number of seconds ≥ 0')
+  if (typeof value !== 'string' || !Number.isFinite(n) || n < 0) throw new WeftError('malformed', 'timeout must be a number of seconds ≥ 0')
   return Math.min(Math.floor(n * 1000), maxPollTimeoutS * 1000)
 }
 
@@ -120,6 +122,6 @@ function parseStateVector (value: unknown): Uint8Array {
     Y.decodeStateVector(sv) // throws on garbage, before it reaches encodeStateAsUpdate
     return sv
   } catch {
-    throw new HttpProblem(400, 'sv must be a base64 Yjs state vector')
+    throw new WeftError('malformed', 'sv must be a base64 Yjs state vector')
   }
 }

@@ -5,22 +5,11 @@
  */
 import type { Request, Response, Router } from 'express'
 import type { WeftContext } from '../context.js'
-import { checkDocName, DocNameError } from '../doc-name.js'
-import { TypesSpecError } from '../docs/json-view.js'
-import { TooManyDocsError } from '../docs/registry.js'
+import { checkDocName } from '../doc-name.js'
 import { clientIp, LimitError } from '../limits/connections.js'
-import { AuthError, type Grant } from '../options.js'
-import { SessionIdError, sessionIdOf, TooManySessionsError } from '../transports/http-session.js'
-
-export class HttpProblem extends Error {
-  override name = 'HttpProblem'
-  constructor (readonly status: number, message: string) { super(message) }
-}
-
-export class BadRequest extends HttpProblem {
-  override name = 'BadRequest'
-  constructor (message: string) { super(400, message) }
-}
+import type { Grant } from '../auth/grant.js'
+import { statusOf, WeftError } from '../errors.js'
+import { sessionIdOf } from '../transports/http-session.js'
 
 export interface DocRequest {
   doc: string
@@ -52,7 +41,7 @@ export function preflight (router: Router, ctx: WeftContext, path: string, metho
 
 /** Doc name and grant of an observer route (SSE, snapshot, viewer): a read grant is enough. */
 export async function readRequest (ctx: WeftContext, req: Request): Promise<{ doc: string, grant: Grant }> {
-  if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
+  if (ctx.closing) throw new WeftError('shuttingDown', 'server is shutting down')
   const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
   const grant = await ctx.authorize(req, doc)
   if (req.res !== undefined) req.res.locals.weftUser = grant.user
@@ -65,7 +54,7 @@ export async function readRequest (ctx: WeftContext, req: Request): Promise<{ do
  */
 export async function docRequest (ctx: WeftContext, req: Request, res: Response): Promise<DocRequest> {
   res.set(corsHeaders(ctx, req))
-  if (ctx.closing) throw new HttpProblem(503, 'server is shutting down')
+  if (ctx.closing) throw new WeftError('shuttingDown', 'server is shutting down')
   const doc = checkDocName(String(req.params.doc ?? ''), ctx.options.maxDocNameLength)
   const sessionId = sessionIdOf(req)
   const grant = await ctx.authorize(req, doc)
@@ -75,7 +64,7 @@ export async function docRequest (ctx: WeftContext, req: Request, res: Response)
 }
 
 export function requireWrite (grant: Grant): void {
-  if (grant.access !== 'write') throw new HttpProblem(403, 'read-only access: updates are not accepted')
+  if (grant.access !== 'write') throw new WeftError('forbidden', 'read-only access: updates are not accepted')
 }
 
 /** One query parameter as a string (the first when repeated), or undefined. */
@@ -83,19 +72,6 @@ export function queryParam (req: Request, name: string): string | undefined {
   const v = (req.query as Record<string, unknown>)[name]
   const first = Array.isArray(v) ? v[0] : v
   return typeof first === 'string' ? first : undefined
-}
-
-export function statusOf (err: unknown): number {
-  if (err instanceof HttpProblem) return err.status
-  if (err instanceof DocNameError || err instanceof SessionIdError || err instanceof TypesSpecError) return 400
-  if (err instanceof AuthError) return err.status
-  // Limits answer 429 over HTTP as they answer tooManyRequests (4529) over WebSocket.
-  if (err instanceof TooManySessionsError || err instanceof TooManyDocsError) return 429
-  const status = (err as { status?: unknown } | null)?.status // LimitError (429), body-parser (413, 400, 415)
-  if (typeof status === 'number' && status >= 400 && status < 600) return status
-  if ((err as Error | null)?.name === 'ProtocolError') return 400
-  if ((err as Error | null)?.name === 'StorageError') return 503
-  return 500
 }
 
 /** Which transport a route serves, for logs: editors' POSTs are `http`, streams `sse`, polls `poll`. */

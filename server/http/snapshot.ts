@@ -19,7 +19,8 @@ import type { WeftContext } from '../context.js'
 import { jsonView, parseTypes } from '../docs/json-view.js'
 import { encodeDiff } from '../docs/dependencies.js'
 import { validateStateVector } from '../docs/validate.js'
-import { BadRequest, corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
+import { WeftError } from '../errors.js'
+import { corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
 import { SnapshotCache, type SnapshotAnswer } from './snapshot-cache.js'
 
 export function snapshotRoutes (router: Router, ctx: WeftContext): void {
@@ -108,7 +109,7 @@ function parseStateVector (text: string): Uint8Array {
     // A raw '+' in a query string arrives as a space; base64url is accepted too.
     bytes = base64ToBytes(text.replace(/[ -]/g, '+').replace(/_/g, '/'))
   } catch {
-    throw new BadRequest('sv is not base64')
+    throw new WeftError('malformed', 'sv is not base64')
   }
   try {
     const d = decoding.createDecoder(bytes)
@@ -119,7 +120,7 @@ function parseStateVector (text: string): Uint8Array {
     }
     if (decoding.hasContent(d)) throw new Error('trailing bytes')
   } catch {
-    throw new BadRequest('sv is not a Yjs state vector')
+    throw new WeftError('malformed', 'sv is not a Yjs state vector')
   }
   return bytes
 }

@@ -13,7 +13,8 @@ import { ClientIdConflictError } from '../docs/client-ids.js'
 import { submitChecked } from '../docs/write-gate.js'
 import type { DocPeer } from '../docs/broadcast.js'
 import { httpSessions } from '../transports/http-session.js'
-import { docRequest, HttpProblem, preflight, requireWrite, sendProblem } from './request.js'
+import { docRequest, preflight, requireWrite, sendProblem } from './request.js'
+import { WeftError } from '../errors.js'
 import { readBody } from './body.js'
 
 export function updateRoutes (router: Router, ctx: WeftContext): void {
@@ -26,7 +27,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
   async function body (req: Request, res: Response): Promise<Uint8Array> {
     const type = (req.headers['content-type'] ?? '').toLowerCase()
     const isJson = type.startsWith('application/json')
-    if (!isJson && !type.startsWith('application/octet-stream')) throw new HttpProblem(415, 'send application/octet-stream or application/json { update: base64 }')
+    if (!isJson && !type.startsWith('application/octet-stream')) throw new WeftError('unsupportedType', 'send application/octet-stream or application/json { update: base64 }')
     const bytes = await readBody(req, res, isJson ? jsonLimit : limit)
     ctx.traffic.http.received.inc(bytes.byteLength)
     if (!isJson) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -34,14 +35,14 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
     try {
       parsed = JSON.parse(bytes.toString('utf8'))
     } catch {
-      throw new HttpProblem(400, 'body is not JSON')
+      throw new WeftError('malformed', 'body is not JSON')
     }
     const text = (parsed as { update?: unknown } | null)?.update
-    if (typeof text !== 'string') throw new HttpProblem(400, 'JSON body must be { update: base64 }')
+    if (typeof text !== 'string') throw new WeftError('malformed', 'JSON body must be { update: base64 }')
     try {
       return base64ToBytes(text)
     } catch {
-      throw new HttpProblem(400, 'update is not base64')
+      throw new WeftError('malformed', 'update is not base64')
     }
   }
 
@@ -96,7 +97,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
   router.delete('/docs/:doc/session', async (req, res) => {
     try {
       const { doc, sessionId } = await docRequest(ctx, req, res)
-      if (sessionId == null) throw new HttpProblem(400, 'send X-Weft-Session or ?session=')
+      if (sessionId == null) throw new WeftError('malformed', 'send X-Weft-Session or ?session=')
       sessions.end(doc, sessionId)
       res.status(204).end()
     } catch (err) {
@@ -109,7 +110,7 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
     try {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       // Awareness ids are pinned to the session that introduced them: no session, no owner.
-      if (sessionId == null) throw new HttpProblem(400, 'awareness needs a session: send X-Weft-Session or ?session=')
+      if (sessionId == null) throw new WeftError('malformed', 'awareness needs a session: send X-Weft-Session or ?session=')
       const update = await body(req, res)
       const session = await sessions.get(doc, sessionId, grant.access)
       release = session.hold()
@@ -120,13 +121,13 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       if (outcome.kind === 'too-large') {
         // Abusive, like the WebSocket session it would be (closed 4413): ended, presence removed.
         sessions.end(doc, sessionId)
-        throw new HttpProblem(413, outcome.message)
+        throw new WeftError('presenceTooLarge', outcome.message)
       }
       // A full doc's presence ignores a newcomer's state without failing its request, as over
       // WebSocket (session.ts): 204, taken at a later renewal once there is room.
       if (outcome.kind === 'applied' && outcome.refused.length > 0) {
         ctx.options.logger.warn({ doc, user: grant.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
-        throw new HttpProblem(409, `awareness client ids ${outcome.refused.join(', ')} belong to another session`)
+        throw new WeftError('clientIdConflict', `awareness client ids ${outcome.refused.join(', ')} belong to another session`)
       }
       res.status(204).end()
     } catch (err) {

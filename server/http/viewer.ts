@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { readRequest, sendProblem } from './request.js'
-import { viewerCsp, viewerPage } from './viewer-page.js'
+import { viewerCsp, viewerPage } from '../ui/viewer-page.js'
 
 export function viewerRoutes (router: Router, ctx: WeftContext): void {
   router.get('/view/:doc', async (req, res) => {

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Metrics } from '../metrics.js'
+import { WeftError } from '../errors.js'
 
 export interface ConnectionLimitOptions {
   maxConnections: number
@@ -18,9 +19,8 @@ export interface ConnectionLimitOptions {
   maxEmptyDocsPerIp: number
 }
 
-export class LimitError extends Error {
+export class LimitError extends WeftError {
   override name = 'LimitError'
-  readonly status = 429
   constructor (
     readonly limit: 'connections' | 'connections_per_ip' | 'connections_per_doc' | 'observers_per_ip' | 'messages_per_second' |
     'http_sessions_per_ip' | 'empty_docs_per_ip' | 'requests_per_second',
@@ -28,7 +28,7 @@ export class LimitError extends Error {
     /** Seconds after which trying again can succeed (HTTP `Retry-After`). */
     readonly retryAfterS = 1
   ) {
-    super(message)
+    super('tooManyRequests', message)
   }
 }
 

@@ -14,6 +14,7 @@ import type { Access, AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../do
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { Release } from '../limits/connections.js'
 import { TokenBucket } from '../limits/rate.js'
+import { WeftError } from '../errors.js'
 
 /** Header carrying the session id (browsers' EventSource cannot set headers: `?session=` too). */
 export const sessionHeader = 'x-weft-session'
@@ -21,12 +22,14 @@ export const sessionHeader = 'x-weft-session'
 /** 8–64 URL-safe characters: clients send ~22 random base64url chars (128 bits). */
 const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/
 
-export class SessionIdError extends Error {
+export class SessionIdError extends WeftError {
   override name = 'SessionIdError'
+  constructor (message: string) { super('malformed', message) }
 }
 
-export class TooManySessionsError extends Error {
+export class TooManySessionsError extends WeftError {
   override name = 'TooManySessionsError'
+  constructor (message: string) { super('tooManyRequests', message) }
 }
 
 /** The session id a request names, `null` when it names none; throws on a malformed id. */

@@ -30,7 +30,8 @@ import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broad
 import type { RootKind } from '../docs/json-view.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { WeftContext } from '../context.js'
-import type { Grant } from '../options.js'
+import type { Grant } from '../auth/grant.js'
+import { onExpiry } from '../auth/expiry.js'
 import { clientIp } from '../limits/connections.js'
 import { holdForReader } from '../limits/reader-hold.js'
 import { followCursor } from '../docs/blank.js'
@@ -224,13 +225,9 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     responses.set(observer, res)
     metrics.inc('sse_observers_total')
 
-    let expiry: NodeJS.Timeout | null = null
-    if (r.grant.expiresAt !== undefined) {
-      const ms = r.grant.expiresAt * 1000 - Date.now()
-      expiry = setTimeout(() => observer.end(), Math.max(0, Math.min(ms, 2 ** 31 - 1)))
-    }
+    const cancelExpiry = onExpiry(r.grant, () => observer.end())
     res.once('close', () => {
-      if (expiry !== null) clearTimeout(expiry)
+      cancelExpiry()
       live.delete(observer)
       responses.delete(observer)
       doc.removePeer(observer)

@@ -9,10 +9,11 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
 import type { WeftContext } from '../context.js'
-import { docNameFromPath, DocNameError } from '../doc-name.js'
-import { AuthError, type Grant } from '../options.js'
+import { docNameFromPath } from '../doc-name.js'
+import type { Grant } from '../auth/grant.js'
 import { chooseProtocol } from '../auth/token.js'
-import { clientIp, LimitError, type Release } from '../limits/connections.js'
+import { WeftError } from '../errors.js'
+import { clientIp, type Release } from '../limits/connections.js'
 import { WsConnection } from './ws-connection.js'
 
 export interface WebSocketTransport {
@@ -75,8 +76,8 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       }
       release = () => { connection(); emptySlot?.() }
     } catch (err) {
-      if (err instanceof DocNameError) return refuse(socket, 400, err.message, req)
-      if (err instanceof AuthError || err instanceof LimitError) return refuse(socket, err.status, err.message, req, doc)
+      // A bad name, credentials, a limit: each refusal carries its status (shared/errors.ts).
+      if (err instanceof WeftError) return refuse(socket, err.status, err.message, req, doc)
       log.error({ doc, err }, 'upgrade failed')
       return refuse(socket, 500, 'internal error', req, doc)
     }

@@ -20,9 +20,11 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
 import { decodeMessage, ProtocolError } from '../../shared/protocol.js'
+import { WeftError } from '../../shared/errors.js'
 import type { WeftContext } from '../context.js'
 import { TooManyDocsError } from '../docs/registry.js'
-import type { Grant } from '../options.js'
+import type { Grant } from '../auth/grant.js'
+import { onExpiry } from '../auth/expiry.js'
 import { Session, type Pipe } from '../session.js'
 import { TokenBucket } from '../limits/rate.js'
 
@@ -37,7 +39,8 @@ export class WsConnection implements Pipe {
   private queue: RawData[] | null = []
   private closed = false
   private corked = false
-  private expiry: NodeJS.Timeout | null = null
+  /** Ends the connection when its token expires (auth/expiry.ts); null for tokens that never do. */
+  private readonly cancelExpiry: (() => void) | null
   private readonly bucket: TokenBucket
   /** Messages read while over the rate, not handled yet; null while within it. */
   private held: Held | null = null
@@ -60,10 +63,7 @@ export class WsConnection implements Pipe {
     ws.on('error', onError)
     ws.on('message', onMessage)
     ws.on('close', onClose)
-    if (grant.expiresAt !== undefined) {
-      const ms = grant.expiresAt * 1000 - Date.now()
-      this.expiry = setTimeout(expire, Math.max(0, Math.min(ms, 2 ** 31 - 1)), this)
-    }
+    this.cancelExpiry = grant.expiresAt === undefined ? null : onExpiry(grant, () => this.close(CloseCode.unauthorized, 'token expired'))
   }
 
   /** Loads the doc, then joins it and handles what was queued meanwhile. */
@@ -75,8 +75,8 @@ export class WsConnection implements Pipe {
     } catch (err) {
       registry.release(this.docName, this)
       // Too many docs in memory is a limit like the others (tooManyRequests, counted), not a storage failure.
-      if (err instanceof TooManyDocsError) { metrics.inc('limit_refused_total{limit="docs"}'); return this.fail(CloseCode.tooManyRequests, err) }
-      return this.fail(CloseCode.storageFailed, err as Error)
+      if (err instanceof TooManyDocsError) metrics.inc('limit_refused_total{limit="docs"}')
+      return this.fail(err instanceof WeftError ? err.closeCode : CloseCode.storageFailed, err as Error)
     }
     if (this.closed) { registry.release(this.docName, this); return }
     this.session = new Session(doc, this, this.grant.access, { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, options.logger, this.grant.user, metrics)
@@ -202,7 +202,8 @@ export class WsConnection implements Pipe {
     try {
       this.session!.handle(decodeMessage(toBytes(data)))
     } catch (err) {
-      if (err instanceof ProtocolError) return this.fail(CloseCode.malformed, err)
+      // A refusal closes with its own code (a malformed message: 4400).
+      if (err instanceof WeftError) return this.fail(err.closeCode, err)
       // A bug triggered by one peer's message must not take the process (and every other
       // peer) down: log it loudly and drop that connection.
       this.ctx.options.logger.error({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, err }, 'unexpected error handling a message')
@@ -229,7 +230,7 @@ export class WsConnection implements Pipe {
   socketClosed (): void {
     this.closed = true
     this.live.delete(this)
-    if (this.expiry != null) clearTimeout(this.expiry)
+    this.cancelExpiry?.()
     if (this.held?.timer != null) clearTimeout(this.held.timer)
     this.held = null
     this.session?.detach()
@@ -243,7 +244,6 @@ function onError (this: WebSocket, err: Error): void { of(this).socketError(err)
 function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void { of(this).message(data, isBinary) }
 function onClose (this: WebSocket): void { of(this).socketClosed() }
 function uncork (c: WsConnection): void { c.uncork() }
-function expire (c: WsConnection): void { c.close(CloseCode.unauthorized, 'token expired') }
 function drain (c: WsConnection): void { c.drain() }
 
 interface Held {

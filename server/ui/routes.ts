@@ -13,8 +13,8 @@ import { escapeHtml, page } from './html.js'
 import { defaultDoc, homeCsp, renderHome } from './home-page.js'
 import { readManifest, serveAsset } from './assets.js'
 import { encodeSegment } from './snippets.js'
-import { readinessProblems } from '../http/health.js'
-import { adminRequired } from '../http/admin.js'
+import { readinessProblems } from '../readiness.js'
+import { adminRequired } from '../auth/admin.js'
 import { authConfigured } from '../auth/authorize.js'
 
 /** The absolute URLs this request reached the server by (Host header, proxy-aware protocol). */

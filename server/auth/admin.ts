@@ -9,10 +9,9 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { JWTPayload } from 'jose'
 import type { WeftContext } from '../context.js'
-import { AuthError } from '../options.js'
-import { authConfigured } from '../auth/authorize.js'
-import { buildVerifier } from '../auth/jwt.js'
-import { extractToken, MAX_TOKEN_LENGTH } from '../auth/token.js'
+import { AuthError } from './grant.js'
+import { authConfigured } from './authorize.js'
+import { extractToken, MAX_TOKEN_LENGTH } from './token.js'
 
 /** True when admin routes need a credential. */
 export function adminRequired (ctx: WeftContext): boolean {
@@ -28,7 +27,7 @@ export type AdminCheck = (req: IncomingMessage) => Promise<void>
 export function adminCheck (ctx: WeftContext): AdminCheck {
   const adminToken = ctx.options.adminToken
   const expected = adminToken !== undefined ? digest(adminToken) : null
-  const verify = ctx.options.auth !== undefined ? buildVerifier(ctx.options.auth) : null
+  const verify = ctx.verifyJwt
   const how = [
     expected !== null ? 'the admin token (Authorization: Bearer … or ?token=)' : null,
     verify !== null ? 'a JWT with "admin": true' : null

@@ -9,7 +9,7 @@
  * from the request is interpolated into the HTML either; a CSP with a per-response nonce backs
  * this up (an injected script would not run).
  */
-import { logoSvg, page } from '../ui/html.js'
+import { logoSvg, page } from './html.js'
 
 const css = `
 header.bar { position: sticky; top: 0; z-index: 2; display: flex; align-items: center; gap: 14px; padding: 12px 24px; background: rgba(255,255,255,.92); backdrop-filter: blur(6px); border-bottom: 1px solid var(--line); }
