@@ -10,6 +10,7 @@ import { Metrics, type BoundCounter } from './metrics.js'
 import { createAuthorizer } from './auth/authorize.js'
 import { buildVerifier, type Verify } from './auth/jwt.js'
 import { ConnectionLimits } from './limits/connections.js'
+import type { SessionContext } from './session.js'
 
 export interface WeftContext {
   options: ResolvedOptions
@@ -19,16 +20,14 @@ export interface WeftContext {
   traffic: Record<TrafficTransport, { received: BoundCounter, sent: BoundCounter }>
   /** The JWT verifier of `auth` (null without): the doc routes' and the admin check's. Throws WeftOptionsError on a bad config. */
   verifyJwt: Verify | null
+  /** What every editor session shares (server/session.ts): limits, logger, metrics. */
+  session: SessionContext
   /** Access for a request on a doc; throws AuthError (401/403). */
   authorize (req: IncomingMessage, doc: string): Promise<Grant>
   /** Connection / observer limits (server/limits): admit before opening, release on close. */
   limits: ConnectionLimits
   /** True once close() began: transports refuse new peers. */
   closing: boolean
-  /** Things to end on shutdown, before docs are flushed (transports register their own). */
-  onClose: Array<() => void | Promise<void>>
-  /** Extra readiness checks (e.g. Redis connected): each returns a problem or null. */
-  readiness: Array<() => string | null>
 }
 
 /** `http` is the editor's POSTs; `sse` and `poll` what observers and HTTP editors receive. */
@@ -43,13 +42,12 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
   return {
     options,
     verifyJwt,
+    session: { limits: { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, logger: options.logger, metrics },
     registry,
     metrics,
     traffic,
     authorize: createAuthorizer(options, options.logger, metrics, verifyJwt),
     limits: new ConnectionLimits(options, metrics),
-    closing: false,
-    onClose: [],
-    readiness: []
+    closing: false
   }
 }

@@ -12,9 +12,5 @@ export function readinessProblems (ctx: WeftContext): string[] {
   if (storage.ready !== undefined && !storage.ready()) problems.push(`storage (${storage.kind}) not ready`)
   const failed = ctx.registry.failedDocs
   if (failed > 0) problems.push(`${failed} doc(s) failing to store`)
-  for (const check of ctx.readiness) {
-    const problem = check()
-    if (problem != null) problems.push(problem)
-  }
   return problems
 }

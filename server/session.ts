@@ -1,15 +1,23 @@
 /**
- * An editor's session on a doc: access, the awareness ids it introduced, what it may write.
- * It speaks the y-websocket message set; the pipe underneath (WebSocket, SSE + POST, long poll)
- * only moves the encoded messages. The doc sees a `DocPeer` and never knows which pipe it is.
+ * An editor's session on a doc, whatever pipe it came by: its access, the awareness ids it
+ * introduced, what it may write. The rules live here once — access and deny-once, validation and
+ * the pending bound (docs/write-gate.ts), client-id conflicts, awareness ownership — and every
+ * pipe calls them: a WebSocket dispatches the y-websocket messages it reads (`handle`), an HTTP
+ * editor's POSTs call `write` and `presence` directly (transports/http-session.ts).
+ *
+ * The session is the origin of everything it writes, and the doc remembers that origin with each
+ * record (docs/history.ts) and broadcast: "skip what came from me" is the one echo rule of every
+ * pipe (the doc's fan-out, an editor's SSE stream, its long polls).
+ *
+ * The doc sees a `DocPeer` and never knows which pipe is underneath.
  */
 import * as Y from 'yjs'
 import { CloseCode, CloseReason } from '../shared/close-codes.js'
 import { decodeAwarenessEntries } from '../shared/awareness.js'
+import { WeftError } from '../shared/errors.js'
 import { encodeAwarenessMessage, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, type Message } from '../shared/protocol.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast, Access } from './docs/broadcast.js'
 import type { SharedDoc } from './docs/shared-doc.js'
-import { StorageError } from './docs/shared-doc.js'
 import { isEmptyUpdate, validateStateVector } from './docs/validate.js'
 import { encodeDiff } from './docs/dependencies.js'
 import { behindProbe, ClientIdConflictError, probeStateVector } from './docs/client-ids.js'
@@ -19,14 +27,27 @@ import type { Metrics } from './metrics.js'
 
 /** The transport side of a session: how to send a message and how to end it. */
 export interface Pipe {
+  /**
+   * A y-websocket message for the peer. A pipe that delivers by cursor (an HTTP editor reads the
+   * doc's history through its poll or SSE stream) drops them.
+   */
   send (message: Uint8Array): void
   /** Ends the pipe with `code`; `detail` (why, for the log line the pipe writes) is never sent. */
   close (code: number, reason: string, detail?: string): void
 }
 
+/** A pipe that carries nothing: an HTTP editor's, or a one-shot POST's. */
+export const cursorPipe = (close: Pipe['close'] = () => {}): Pipe => ({ send () {}, close })
+
 export interface SessionLimits {
   maxUpdateBytes: number
   maxAwarenessStateBytes: number
+}
+
+export interface SessionContext {
+  limits: SessionLimits
+  logger: Logger
+  metrics?: Metrics
 }
 
 export class Session implements DocPeer {
@@ -38,20 +59,21 @@ export class Session implements DocPeer {
   constructor (
     readonly doc: SharedDoc,
     private readonly pipe: Pipe,
-    readonly access: Access,
-    private readonly limits: SessionLimits,
-    private readonly logger: Logger,
-    readonly user?: string,
-    private readonly metrics?: Metrics
+    /** An HTTP editor's access follows its latest request's grant. */
+    public access: Access,
+    private readonly ctx: SessionContext,
+    readonly user?: string
   ) {}
 
+  /** Joins the doc's peers: it hears the doc's changes and may hold awareness ids. */
+  join (): void { this.doc.addPeer(this) }
+
   /**
-   * Joins the doc: the server's step1, then everyone's awareness (y-websocket order). A writer's
-   * step1 is one clock short per client, so its answer shows whether it is a second doc under a
-   * known client id (docs/client-ids.ts); a read-only peer's answer is never applied anyway.
+   * The y-websocket greeting: the server's step1, then everyone's awareness. A writer's step1 is
+   * one clock short per client, so its answer shows whether it is a second doc under a known
+   * client id (docs/client-ids.ts); a read-only peer's answer is never applied anyway.
    */
-  start (): void {
-    this.doc.addPeer(this)
+  greet (): void {
     const ydoc = this.doc.ydoc
     this.pipe.send(encodeSyncStep1(this.access === 'write' ? probeStateVector(ydoc) : Y.encodeStateVector(ydoc)))
     const awareness = this.doc.encodeAllAwareness()
@@ -59,8 +81,9 @@ export class Session implements DocPeer {
   }
 
   /**
-   * Handles one decoded message. Throws `ProtocolError` on invalid content; the transport
-   * then ends the session with 4400. Nothing invalid ever reaches the doc.
+   * Handles one decoded y-websocket message. Throws `ProtocolError` on invalid content: the pipe
+   * then ends the session with 4400. A client id conflict (4409) or too much presence (4413)
+   * ends the session here, through its pipe. Nothing refused ever reaches the doc.
    */
   handle (message: Message): void {
     switch (message.type) {
@@ -79,34 +102,20 @@ export class Session implements DocPeer {
           // A storage failure has already closed this session with 4500; nothing more to do here.
           this.write(message.update).catch(() => {})
         } catch (err) {
+          // A conflict has closed the session (4409) in `write`.
           if (!(err instanceof ClientIdConflictError)) throw err
-          // Its doc has diverged from everyone's for good: stop it (4409 is permanent) and say why.
-          this.metrics?.inc('client_id_conflicts_total')
-          this.close(CloseCode.clientIdConflict, CloseReason[CloseCode.clientIdConflict]!, `an update for client ${err.client} at clock ${err.clock} names different content than the server holds`)
         }
         return
-      case 'awareness': {
-        const entries = decodeAwarenessEntries(message.update, { maxEntries: this.doc.maxAwarenessEntries, maxStateLength: this.limits.maxAwarenessStateBytes })
-        const outcome = this.doc.applyAwareness(entries, this)
-        switch (outcome.kind) {
-          case 'applied':
-            if (outcome.refused.length > 0) this.logger.warn({ doc: this.doc.name, user: this.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
-            return
-          case 'read-only':
-            // The stock provider sends its own state whatever its access: not worth a warning.
-            this.logger.debug({ doc: this.doc.name, user: this.user }, 'ignored the awareness of a read-only session')
-            return
-          case 'doc-full':
-            // Not this editor's fault: its edits go on, its presence waits for room (its next
-            // awareness renewal, within 15 s, is taken once there is). Closing it would let
-            // whoever filled the doc's presence keep every newcomer in a reconnect loop.
-            this.logger.info({ doc: this.doc.name, user: this.user, err: outcome.message }, 'presence not shown: the doc\'s presence is full')
-            return
-          case 'too-large':
-            this.close(CloseCode.presenceTooLarge, CloseReason[CloseCode.presenceTooLarge]!, outcome.message)
-            return
+      case 'awareness':
+        try {
+          // Ids another peer owns are refused (logged in `presence`); the stock provider has no
+          // message for that, and its own state goes on.
+          this.presence(message.update)
+        } catch (err) {
+          if (!(err instanceof WeftError) || err.refusal !== 'presenceTooLarge') throw err
+          this.close(err.closeCode, CloseReason[err.closeCode]!, err.message)
         }
-      }
+        return
       case 'query-awareness': {
         const all = this.doc.encodeAllAwareness()
         if (all != null) this.pipe.send(encodeAwarenessMessage(all))
@@ -117,7 +126,13 @@ export class Session implements DocPeer {
     }
   }
 
-  /** Validates and submits an update; read-only sessions are told once and never applied. */
+  /**
+   * Validates and submits an update; resolves once it is stored and broadcast. Read-only
+   * sessions are told once and never applied. Throws synchronously (nothing submitted) on an
+   * invalid update, too many pending structs (`ProtocolError`) or a client id conflict
+   * (`ClientIdConflictError`, which also ends the session: its doc has diverged for good);
+   * rejects with `StorageError` when storing failed (the session is closed with 4500).
+   */
   write (update: Uint8Array): Promise<void> {
     if (this.access !== 'write') {
       // A stock provider answers the server's step1 with an empty step2 on connect; that is not
@@ -129,11 +144,49 @@ export class Session implements DocPeer {
       }
       return Promise.resolve()
     }
-    // Throws (nothing submitted) on an invalid update, a client id conflict or too many pending structs.
-    return submitChecked(this.doc, update, this, { maxUpdateBytes: this.limits.maxUpdateBytes }).catch((err: Error) => {
-      if (err instanceof StorageError) this.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
+    let submitted: Promise<void>
+    try {
+      submitted = submitChecked(this.doc, update, this, { maxUpdateBytes: this.ctx.limits.maxUpdateBytes })
+    } catch (err) {
+      if (err instanceof ClientIdConflictError) {
+        this.ctx.metrics?.inc('client_id_conflicts_total')
+        this.close(CloseCode.clientIdConflict, CloseReason[CloseCode.clientIdConflict]!, `an update for client ${err.client} at clock ${err.clock} names different content than the server holds`)
+      }
+      throw err
+    }
+    return submitted.catch((err: Error) => {
+      if (err instanceof WeftError && err.refusal === 'storageFailed') this.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
       throw err
     })
+  }
+
+  /**
+   * Applies an awareness update. Returns the client ids refused because another peer owns them
+   * (logged; the pipe decides whether that is an error). Throws `ProtocolError` on a malformed
+   * update and a `presenceTooLarge` WeftError when it claims more ids or bytes than one editor
+   * needs (nothing of it applied).
+   */
+  presence (update: Uint8Array): number[] {
+    const entries = decodeAwarenessEntries(update, { maxEntries: this.doc.maxAwarenessEntries, maxStateLength: this.ctx.limits.maxAwarenessStateBytes })
+    const outcome = this.doc.applyAwareness(entries, this)
+    const log = this.ctx.logger
+    switch (outcome.kind) {
+      case 'applied':
+        if (outcome.refused.length > 0) log.warn({ doc: this.doc.name, user: this.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
+        return outcome.refused
+      case 'read-only':
+        // The stock provider sends its own state whatever its access: not worth a warning.
+        log.debug({ doc: this.doc.name, user: this.user }, 'ignored the awareness of a read-only session')
+        return []
+      case 'doc-full':
+        // Not this editor's fault: its edits go on, its presence waits for room (its next
+        // awareness renewal, within 15 s, is taken once there is). Closing it would let
+        // whoever filled the doc's presence keep every newcomer in a reconnect loop.
+        log.info({ doc: this.doc.name, user: this.user, err: outcome.message }, 'presence not shown: the doc\'s presence is full')
+        return []
+      case 'too-large':
+        throw new WeftError('presenceTooLarge', outcome.message)
+    }
   }
 
   deliverUpdate (b: UpdateBroadcast): void { this.pipe.send(b.wsMessage) }

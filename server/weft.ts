@@ -16,7 +16,7 @@ import { silentLogger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { resolveOptions, type WeftOptions } from './options.js'
 import { leveldbStorage } from './storage/leveldb.js'
-import { createWebSocketTransport, type WebSocketTransport } from './transports/websocket.js'
+import { createTransports, type Transports } from './transports/index.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
 /**
@@ -43,7 +43,7 @@ export class Weft extends EventEmitter<WeftEvents> {
   readonly router: express.Router
   /** Internal state, exposed for tests and tools; not a stable API. */
   readonly context: WeftContext
-  private readonly ws: WebSocketTransport
+  private readonly transports: Transports
   private readonly attached = new Map<HttpServer, { upgrade: (...a: any[]) => void, request?: (...a: any[]) => void }>()
   private closing: Promise<void> | null = null
 
@@ -81,10 +81,10 @@ export class Weft extends EventEmitter<WeftEvents> {
       onPresenceRefused: (_doc, outcome) => { metrics.inc(`presence_refused_total{reason="${outcome.kind}"}`) }
     })
     this.context = createContext(resolved, metrics, registry)
-    this.ws = createWebSocketTransport(this.context)
-    this.router = createRouter(this.context)
+    this.transports = createTransports(this.context)
+    this.router = createRouter(this.context, this.transports)
     metrics.gauge('docs_loaded', () => registry.size)
-    metrics.gauge('ws_connections', () => this.ws.connections)
+    metrics.gauge('ws_connections', () => this.transports.websocket.connections)
   }
 
   /**
@@ -93,7 +93,7 @@ export class Weft extends EventEmitter<WeftEvents> {
    */
   attach (server: HttpServer): this {
     if (this.attached.has(server)) return this
-    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.ws.handleUpgrade(req, socket, head)
+    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.transports.websocket.handleUpgrade(req, socket, head)
     server.on('upgrade', upgrade)
     const entry: { upgrade: typeof upgrade, request?: (req: IncomingMessage, res: ServerResponse) => void } = { upgrade }
     if (server.listenerCount('request') === 0) {
@@ -110,9 +110,8 @@ export class Weft extends EventEmitter<WeftEvents> {
   /** A Y.Doc for server-side edits: stored and broadcast like a client's. Call `release()` when done. */
   async openDoc (name: string): Promise<DocHandle> {
     checkDocName(name, this.context.options.maxDocNameLength)
-    const holder = {}
-    const shared = await this.context.registry.acquire(name, holder)
-    return new DocHandle(shared, () => this.context.registry.release(name, holder))
+    const lease = await this.context.registry.lease(name)
+    return new DocHandle(lease.doc, lease.release)
   }
 
   stats (): WeftStats {
@@ -121,7 +120,7 @@ export class Weft extends EventEmitter<WeftEvents> {
       docsLoaded: this.context.registry.size,
       docLoads: this.context.registry.loads,
       pendingUnloads: this.context.registry.pendingUnloads,
-      connections: this.ws.connections,
+      connections: this.transports.websocket.connections,
       peers: docs.reduce((n, d) => n + d.peers.size, 0)
     }
   }
@@ -136,7 +135,7 @@ export class Weft extends EventEmitter<WeftEvents> {
       for (const [server, entry] of this.attached) {
         server.off('upgrade', entry.upgrade)
       }
-      await Promise.all([this.ws.close(), ...this.context.onClose.map(fn => fn())])
+      await this.transports.close()
       await this.context.registry.close()
       await this.context.options.storage.close()
       for (const [server, entry] of this.attached) {

@@ -102,8 +102,6 @@ export class Uploader {
     if (!this.busy) void this.run()
   }
 
-  get idle (): boolean { return !this.busy && this.queue.length === 0 }
-
   private async run (): Promise<void> {
     this.busy = true
     while (this.queue.length > 0 && !this.stopped) {

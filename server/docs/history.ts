@@ -5,14 +5,23 @@
  */
 import type { UpdateRecord } from '../storage/types.js'
 
+/**
+ * A record as the doc applied it, with its origin: the session that wrote it (or another peer,
+ * or null for records loaded from storage or written by the server). Every pipe skips the
+ * records whose origin is its own session: the one echo rule.
+ */
+export interface HistoryRecord extends UpdateRecord {
+  readonly origin: unknown
+}
+
 export class History {
-  private records: UpdateRecord[] = []
+  private records: HistoryRecord[] = []
   private head = 0
   private bytes = 0
 
   constructor (public baseSeq: number, private readonly maxRecords: number, private readonly maxBytes: number) {}
 
-  push (record: UpdateRecord): void {
+  push (record: HistoryRecord): void {
     this.records.push(record)
     this.bytes += record.update.byteLength
     while (this.records.length - this.head > this.maxRecords || (this.bytes > this.maxBytes && this.records.length - this.head > 1)) {
@@ -31,7 +40,7 @@ export class History {
    * The records after `seq`, or `null` when `seq` is outside the window (too old, or newer
    * than anything stored: a cursor from a past life of the doc).
    */
-  since (seq: number, currentSeq: number): UpdateRecord[] | null {
+  since (seq: number, currentSeq: number): HistoryRecord[] | null {
     if (seq === currentSeq) return []
     if (seq < this.baseSeq || seq > currentSeq) return null
     // Records are pushed in increasing seq order: binary search for the first one after `seq`.
@@ -46,6 +55,4 @@ export class History {
     }
     return this.records.slice(lo)
   }
-
-  get size (): number { return this.records.length - this.head }
 }

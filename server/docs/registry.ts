@@ -8,7 +8,16 @@
  * one reader going through 10,000 made-up names held every slot for `unloadAfterMs` (30 s) and
  * everyone else was refused new docs. Readers can also ask `exists()` first and not load a
  * doc that does not exist at all (http/snapshot.ts, limits/reader-hold.ts).
+ *
+ * Lifecycle: `loaded` is emitted once a doc is in memory, `unloading` when it leaves (before its
+ * final flush). What lives beside a doc for as long as it is loaded — poll hubs, and next the
+ * cluster's stream readers — attaches and detaches on these two events: no identity checks
+ * against a reloaded doc, no sweeps.
+ *
+ * Holding: `lease(name)` gives `{ doc, release }`. The only other holders are WebSocket
+ * connections, which hold with `acquire(name, this)` to save a lease object per socket.
  */
+import { EventEmitter } from 'node:events'
 import type { DocOptions } from './shared-doc.js'
 import { SharedDoc } from './shared-doc.js'
 import { isBlank } from './blank.js'
@@ -33,7 +42,21 @@ export class TooManyDocsError extends WeftError {
   constructor (message: string) { super('tooManyRequests', message) }
 }
 
-export class DocRegistry {
+/** A hold on a loaded doc: it stays in memory until every lease is released. */
+export interface DocLease {
+  readonly doc: SharedDoc
+  /** Gives the hold back. Idempotent. */
+  release (): void
+}
+
+export interface RegistryEvents {
+  /** A doc finished loading (emitted once per load, before anyone awaiting it resumes). */
+  loaded: [SharedDoc]
+  /** A doc is being unloaded: nobody holds it; its final flush and compaction follow. */
+  unloading: [SharedDoc]
+}
+
+export class DocRegistry extends EventEmitter<RegistryEvents> {
   private readonly entries = new Map<string, Entry>()
   /** Docs being unloaded: a new acquire waits for the unload, then loads afresh. */
   private readonly unloading = new Map<string, Promise<void>>()
@@ -41,7 +64,21 @@ export class DocRegistry {
   loads = 0
   private closed = false
 
-  constructor (private readonly opts: RegistryOptions) {}
+  constructor (private readonly opts: RegistryOptions) { super() }
+
+  /** Holds doc `name` (loading it if needed) until the lease is released. */
+  async lease (name: string): Promise<DocLease> {
+    const holder = {}
+    let doc: SharedDoc
+    try {
+      doc = await this.acquire(name, holder)
+    } catch (err) {
+      this.release(name, holder)
+      throw err
+    }
+    let released = false
+    return { doc, release: () => { if (!released) { released = true; this.release(name, holder) } } }
+  }
 
   async acquire (name: string, holder: object): Promise<SharedDoc> {
     if (this.closed) throw new Error('server is shutting down')
@@ -53,7 +90,7 @@ export class DocRegistry {
       this.loads++
       const e: Entry = { name, doc: SharedDoc.load(name, this.opts), loaded: null, holders: new Set(), unloadTimer: null }
       this.entries.set(name, e)
-      e.doc.then(doc => { e.loaded = doc }, () => {
+      e.doc.then(doc => { e.loaded = doc; this.emit('loaded', doc) }, () => {
         // A failed load is forgotten so the next peer tries again.
         if (this.entries.get(name) === e) this.entries.delete(name)
       })
@@ -99,7 +136,10 @@ export class DocRegistry {
     if (entry.holders.size > 0 || this.entries.get(entry.name) !== entry) return
     this.entries.delete(entry.name)
     entry.unloadTimer = null
-    const done = entry.doc.then(doc => doc.destroy(), () => {}).finally(() => {
+    const done = entry.doc.then(doc => {
+      this.emit('unloading', doc)
+      return doc.destroy()
+    }, () => {}).finally(() => {
       if (this.unloading.get(entry.name) === done) this.unloading.delete(entry.name)
     })
     this.unloading.set(entry.name, done)

@@ -44,8 +44,6 @@ export interface DocOptions extends Partial<PresenceLimits> {
   onAwareness?: (doc: SharedDoc, b: AwarenessBroadcast) => void
   /** Called when a peer's awareness is refused or ignored (metrics). */
   onPresenceRefused?: (doc: SharedDoc, outcome: PresenceRefusal) => void
-  /** Called when the doc's write health changes (for /readyz). */
-  onHealth?: (doc: SharedDoc) => void
   /** Called with the number of stored records quarantined on load (metrics). */
   onQuarantine?: (doc: string, records: number) => void
   /**
@@ -97,7 +95,7 @@ export class SharedDoc {
   private constructor (readonly name: string, private readonly opts: DocOptions, records: UpdateRecord[]) {
     this.seq = records.length > 0 ? records[records.length - 1]!.seq : initialSeq()
     this.history = new History(records.length > 0 ? records[0]!.seq - 1 : this.seq, opts.historyRecords, opts.historyBytes)
-    for (const r of records) this.history.push(r)
+    for (const r of records) this.history.push({ seq: r.seq, update: r.update, origin: null })
     this.presence = new DocPresence(this.ydoc, name, this.peers, {
       limits: presenceLimits(opts),
       windowMs: opts.presenceCoalesceMs ?? defaultPresenceCoalesceMs,
@@ -221,7 +219,7 @@ export class SharedDoc {
   }
 
   private apply (record: UpdateRecord, origin: DocPeer | null): void {
-    this.history.push(record)
+    this.history.push({ seq: record.seq, update: record.update, origin })
     this.applyingSeq = record.seq
     try {
       Y.applyUpdate(this.ydoc, record.update, origin)
@@ -247,7 +245,6 @@ export class SharedDoc {
     if (wasHealthy) {
       this.probeMs = PROBE_MIN_MS
       this.scheduleProbe()
-      this.opts.onHealth?.(this)
     }
   }
 
@@ -279,7 +276,6 @@ export class SharedDoc {
     if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
     this.failed = null
     this.opts.logger.info({ doc: this.name }, 'storage writes succeed again')
-    this.opts.onHealth?.(this)
   }
 
   private readonly onYUpdate = (update: Uint8Array, origin: unknown): void => {

@@ -8,13 +8,12 @@ import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { parseTypes } from '../docs/json-view.js'
 import { clientIp } from '../limits/connections.js'
-import { createSseTransport } from '../transports/sse.js'
-import { httpSessions, SessionIdError } from '../transports/http-session.js'
+import type { SseTransport } from '../transports/sse.js'
+import type { HttpSessions } from '../transports/http-session.js'
 import { WeftError } from '../errors.js'
 import { corsHeaders, queryParam, readRequest, sendProblem } from './request.js'
 
-export function eventRoutes (router: Router, ctx: WeftContext): void {
-  const sse = createSseTransport(ctx)
+export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport, sessions: HttpSessions): void {
 
   router.options('/docs/:doc/events', (req, res) => {
     res.set({ ...corsHeaders(ctx, req), 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': 'Last-Event-ID, Authorization, Accept', 'Access-Control-Max-Age': '600' }).status(204).end()
@@ -41,12 +40,9 @@ export function eventRoutes (router: Router, ctx: WeftContext): void {
       let editor
       const sessionId = queryParam(req, 'session')
       if (sessionId !== undefined && sessionId !== '') {
-        let session
-        try { session = await httpSessions(ctx).get(doc, sessionId, grant.access) } catch (err) {
-          throw err instanceof SessionIdError ? new WeftError('malformed', err.message) : err
-        }
+        const session = await sessions.get(doc, sessionId, grant.access)
         res.once('close', session.hold())
-        editor = session
+        editor = session.session
       }
       await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req), editor })
       // The stream owns this response for hours and never calls next(): drop the router's

@@ -13,15 +13,13 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { clientIp } from '../limits/connections.js'
-import { IpRateLimiter } from '../limits/ip-rate.js'
-import { httpSessions, sessionIdOf } from '../transports/http-session.js'
+import type { IpRateLimiter } from '../limits/ip-rate.js'
+import { sessionIdOf, type HttpSessions } from '../transports/http-session.js'
 import { corsHeaders, sendProblem } from './request.js'
 
-export function limitRoutes (router: Router, ctx: WeftContext): void {
+/** `perIp`: the instance's request budget per address (built with the transports, closed with them). */
+export function limitRoutes (router: Router, ctx: WeftContext, sessions: HttpSessions, perIp: IpRateLimiter): void {
   const perSecond = ctx.options.maxRequestsPerSecondPerIp
-  const perIp = new IpRateLimiter(perSecond, perSecond * 3)
-  ctx.onClose.push(() => perIp.close())
-  const sessions = httpSessions(ctx)
 
   const refuse = (req: Request, res: Response, message: string, waitMs: number): void => {
     res.set(corsHeaders(ctx, req))

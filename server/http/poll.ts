@@ -13,8 +13,9 @@ import * as Y from 'yjs'
 import { base64ToBytes } from '../../shared/base64.js'
 import type { WeftContext } from '../context.js'
 import { clientIp } from '../limits/connections.js'
-import { httpSessions } from '../transports/http-session.js'
-import { defaultPollTimeoutS, maxPollTimeoutS, pollHubs } from '../transports/long-poll.js'
+import type { HttpSession, HttpSessions } from '../transports/http-session.js'
+import type { SharedDoc } from '../docs/shared-doc.js'
+import { defaultPollTimeoutS, maxPollTimeoutS, type PollHubs } from '../transports/long-poll.js'
 import { docRequest, preflight, sendProblem } from './request.js'
 import { WeftError } from '../errors.js'
 import { msUntilExpiry } from '../auth/expiry.js'
@@ -25,9 +26,7 @@ import { BLANK_SEQ, blankCursor, followCursor } from '../docs/blank.js'
 import type { PollBody } from '../../shared/poll.js'
 import { holdForReader } from '../limits/reader-hold.js'
 
-export function pollRoutes (router: Router, ctx: WeftContext): void {
-  const sessions = httpSessions(ctx)
-  const hubs = pollHubs(ctx)
+export function pollRoutes (router: Router, ctx: WeftContext, sessions: HttpSessions, hubs: PollHubs): void {
 
   preflight(router, ctx, '/docs/:doc/poll', 'GET')
   router.get('/docs/:doc/poll', async (req, res) => {
@@ -44,7 +43,8 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
       const sv = q.sv === undefined ? undefined : parseStateVector(q.sv)
       // A held poll counts as an observer of its address (maxObserversPerIp → 429).
       releases.push(ctx.limits.admitObserver(clientIp(req)))
-      let shared
+      let shared: SharedDoc
+      let session: HttpSession | null = null
       if (sessionId == null) {
         // An observer's poll of a doc nobody wrote and nobody has open is answered as empty
         // without loading it, unless it is to be held: then it counts against its address's
@@ -61,16 +61,15 @@ export function pollRoutes (router: Router, ctx: WeftContext): void {
         releases.push(hold.release)
         shared = hold.doc
       } else {
-        const holder = {}
-        shared = await ctx.registry.acquire(doc, holder)
-        releases.push(() => ctx.registry.release(doc, holder))
+        // An HTTP editor's poll: its session holds the doc.
+        session = await sessions.get(doc, sessionId, grant.access)
+        releases.push(session.hold())
+        shared = session.doc
       }
       if (sv !== undefined) validateStateVector(sv, shared.ydoc) // 400 past the doc's bound
-      const session = sessionId == null ? null : await sessions.get(doc, sessionId, grant.access)
-      if (session != null) releases.push(session.hold())
       hubs.poll(res, {
         doc: shared,
-        session,
+        editor: session?.session ?? null,
         cursor: followCursor(shared, typeof q.cursor === 'string' ? q.cursor : null) ?? null,
         aw: typeof q.aw === 'string' ? q.aw : null,
         sv,

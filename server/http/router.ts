@@ -4,6 +4,7 @@
  */
 import express from 'express'
 import type { WeftContext } from '../context.js'
+import type { Transports } from '../transports/index.js'
 import { healthRoutes } from './health.js'
 import { docListRoutes } from './doc-list.js'
 import { uiRoutes } from '../ui/routes.js'
@@ -14,17 +15,18 @@ import { updateRoutes } from './updates.js'
 import { pollRoutes } from './poll.js'
 import { limitRoutes } from './limit.js'
 
-export function createRouter (ctx: WeftContext): express.Router {
+/** The routes of `ctx`, served by the transports built once for it (transports/index.ts). */
+export function createRouter (ctx: WeftContext, transports: Transports): express.Router {
   const router = express.Router()
   healthRoutes(router, ctx)
   docListRoutes(router, ctx)
   uiRoutes(router, ctx)
   // Before every doc route: request budgets per address and per session.
-  limitRoutes(router, ctx)
-  eventRoutes(router, ctx)
+  limitRoutes(router, ctx, transports.sessions, transports.requestsPerIp)
+  eventRoutes(router, ctx, transports.sse, transports.sessions)
   snapshotRoutes(router, ctx)
   viewerRoutes(router, ctx)
-  updateRoutes(router, ctx)
-  pollRoutes(router, ctx)
+  updateRoutes(router, ctx, transports.sessions)
+  pollRoutes(router, ctx, transports.sessions, transports.polls)
   return router
 }

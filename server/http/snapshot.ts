@@ -45,8 +45,8 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
         try { send(res, answer(blank, BLANK_SEQ, ask)) } finally { blank.destroy() }
         return
       }
-      const holder = {}
-      const shared = await ctx.registry.acquire(doc, holder)
+      const lease = await ctx.registry.lease(doc)
+      const shared = lease.doc
       try {
         const variant = sv !== undefined ? null : binary ? 'binary' : `json ${typesText ?? ''}`
         let a = variant === null ? undefined : cache.get(shared, variant)
@@ -56,7 +56,7 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
         } else ctx.metrics.inc('http_snapshot_cache_hits_total')
         send(res, a)
       } finally {
-        ctx.registry.release(doc, holder)
+        lease.release()
       }
     } catch (err) {
       sendProblem(ctx, res, err, 'snapshot')

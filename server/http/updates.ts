@@ -10,15 +10,13 @@ import type { WeftContext } from '../context.js'
 import { decodeAwarenessEntries } from '../../shared/awareness.js'
 import { base64ToBytes } from '../../shared/base64.js'
 import { ClientIdConflictError } from '../docs/client-ids.js'
-import { submitChecked } from '../docs/write-gate.js'
-import type { DocPeer } from '../docs/broadcast.js'
-import { httpSessions } from '../transports/http-session.js'
+import { cursorPipe, Session } from '../session.js'
+import type { HttpSessions } from '../transports/http-session.js'
 import { docRequest, preflight, requireWrite, sendProblem } from './request.js'
 import { WeftError } from '../errors.js'
 import { readBody } from './body.js'
 
-export function updateRoutes (router: Router, ctx: WeftContext): void {
-  const sessions = httpSessions(ctx)
+export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSessions): void {
   const limit = ctx.options.maxMessageBytes
   // base64 is 4/3 of the bytes, plus the JSON around it.
   const jsonLimit = Math.ceil(limit * 4 / 3) + 1024
@@ -56,31 +54,25 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       requireWrite(grant)
       const update = await body(req, res)
-      let peer: DocPeer | null = null
-      let shared
+      let editor: Session
       if (sessionId != null) {
         const session = await sessions.get(doc, sessionId, grant.access)
         release = session.hold()
-        session.own.add(update)
-        peer = session
-        shared = session.doc
+        editor = session.session
       } else {
-        // No session: a one-shot writer (a script, a webhook). Hold the doc for the request only.
-        const holder = {}
-        shared = await ctx.registry.acquire(doc, holder)
-        release = () => ctx.registry.release(doc, holder)
+        // No session: a one-shot writer (a script, a webhook), an editor for this request only
+        // that never joins the doc's peers. Hold the doc for the request.
+        const lease = await ctx.registry.lease(doc)
+        release = lease.release
+        editor = new Session(lease.doc, cursorPipe(), grant.access, ctx.session, grant.user)
       }
-      // The same checks as a WebSocket session's writes (docs/write-gate.ts): 400 for an invalid
-      // update or too many pending structs, 409 for a client id that names other content here.
+      // A WebSocket editor's rules (server/session.ts): 400 for an invalid update or too many
+      // pending structs; 409 for a client id that names other content here, which also ends the
+      // session (its awareness goes with it), as it closes a WebSocket with 4409.
       try {
-        await submitChecked(shared, update, peer, { maxUpdateBytes: limit })
+        await editor.write(update)
       } catch (err) {
-        if (err instanceof ClientIdConflictError) {
-          ctx.metrics.inc('client_id_conflicts_total')
-          ctx.options.logger.warn({ doc, user: grant.user, client: err.client, clock: err.clock }, 'refused an update: its client id names different content on the server')
-          // Like the WebSocket session it would be: ended (its awareness goes with it).
-          if (sessionId != null) sessions.end(doc, sessionId)
-        }
+        if (err instanceof ClientIdConflictError) ctx.options.logger.warn({ doc, user: grant.user, client: err.client, clock: err.clock }, 'refused an update: its client id names different content on the server')
         throw err
       }
       ctx.metrics.inc('http_updates_total')
@@ -114,21 +106,20 @@ export function updateRoutes (router: Router, ctx: WeftContext): void {
       const update = await body(req, res)
       const session = await sessions.get(doc, sessionId, grant.access)
       release = session.hold()
-      const entries = decodeAwarenessEntries(update, { maxEntries: session.doc.maxAwarenessEntries, maxStateLength: ctx.options.maxAwarenessStateBytes })
-      const outcome = session.doc.applyAwareness(entries, session)
-      // A read-only session's presence is ignored, not refused: 204, as over WebSocket (a 403
-      // would make an HTTP viewer's client stop; see `readOnlyPresence`).
-      if (outcome.kind === 'too-large') {
-        // Abusive, like the WebSocket session it would be (closed 4413): ended, presence removed.
-        sessions.end(doc, sessionId)
-        throw new WeftError('presenceTooLarge', outcome.message)
+      // A WebSocket editor's rules (server/session.ts). A read-only session's presence and a
+      // newcomer's state in a full doc are ignored, not refused: 204 (a 403 would make an HTTP
+      // viewer's client stop; see `readOnlyPresence`). Too much presence: 413, and the session
+      // is ended like the WebSocket it would be (4413).
+      let refused: number[]
+      try {
+        refused = session.session.presence(update)
+      } catch (err) {
+        if (err instanceof WeftError && err.refusal === 'presenceTooLarge') session.expire()
+        throw err
       }
-      // A full doc's presence ignores a newcomer's state without failing its request, as over
-      // WebSocket (session.ts): 204, taken at a later renewal once there is room.
-      if (outcome.kind === 'applied' && outcome.refused.length > 0) {
-        ctx.options.logger.warn({ doc, user: grant.user, refused: outcome.refused }, 'refused awareness for client ids owned by another peer')
-        throw new WeftError('clientIdConflict', `awareness client ids ${outcome.refused.join(', ')} belong to another session`)
-      }
+      // Ids another session holds: over WebSocket ignored (the stock provider has no message for
+      // it); an HTTP client is told, and retries (its previous connection may still hold them).
+      if (refused.length > 0) throw new WeftError('clientIdConflict', `awareness client ids ${refused.join(', ')} belong to another session`)
       res.status(204).end()
     } catch (err) {
       sendProblem(ctx, res, err, 'awareness')

@@ -14,6 +14,7 @@
 import type { WeftContext } from '../context.js'
 import { isBlank } from '../docs/blank.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
+import type { DocLease } from '../docs/registry.js'
 import type { Release } from './connections.js'
 
 export interface ReaderHold {
@@ -26,23 +27,23 @@ export async function holdForReader (ctx: WeftContext, name: string, ip: string)
   const { registry, limits } = ctx
   let slot: Release | null = null
   if (!(await registry.exists(name))) slot = limits.admitEmptyDoc(ip, name)
-  const holder = {}
-  let doc: SharedDoc
+  let lease: DocLease | null = null
   try {
-    doc = await registry.acquire(name, holder)
-    if (slot === null && isBlank(doc)) slot = limits.admitEmptyDoc(ip, name)
+    lease = await registry.lease(name)
+    if (slot === null && isBlank(lease.doc)) slot = limits.admitEmptyDoc(ip, name)
   } catch (err) {
-    registry.release(name, holder)
+    lease?.release()
     slot?.()
     throw err
   }
+  const held = lease
   let released = false
   return {
-    doc,
+    doc: held.doc,
     release: () => {
       if (released) return
       released = true
-      registry.release(name, holder)
+      held.release()
       slot?.()
     }
   }

@@ -3,16 +3,19 @@
  *
  * A WebSocket connection is its own session; an HTTP client is a series of unrelated requests,
  * so it names its session with a random id (`X-Weft-Session` header or `?session=`). Each
- * (doc, session id) gets one `HttpSession`, a `DocPeer` created on first use: the awareness
- * client ids it introduces are pinned to it (`doc.applyAwareness` refuses them to anyone
- * else), its own updates are never used to wake its own polls, and when it has been idle for
+ * (doc, session id) gets one `HttpSession`, created on first use, holding the same editor
+ * `Session` a WebSocket has (server/session.ts): the awareness client ids it introduces are
+ * pinned to it, its own updates are never sent back to it, and when it has been idle for
  * `httpSessionIdleMs` (no request in flight, no stream open) it leaves the doc and its awareness
  * states are removed, exactly like a closed WebSocket.
  */
+import { CloseCode } from '../../shared/close-codes.js'
 import type { WeftContext } from '../context.js'
-import type { Access, AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
+import type { Access } from '../docs/broadcast.js'
+import type { DocLease } from '../docs/registry.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { Release } from '../limits/connections.js'
+import { cursorPipe, Session, type SessionContext } from '../session.js'
 import { TokenBucket } from '../limits/rate.js'
 import { WeftError } from '../errors.js'
 
@@ -45,24 +48,42 @@ export function sessionIdOf (req: { headers: Record<string, string | string[] | 
   return id
 }
 
-export class HttpSession implements DocPeer {
+export class HttpSession {
   /** Requests in flight and streams open that keep the session alive. */
   private holds = 0
   private idleTimer: NodeJS.Timeout | null = null
   closed = false
   /** Its requests' budget: the same as a WebSocket connection's messages (`maxMessagesPerSecond`). */
   readonly bucket: TokenBucket
+  /**
+   * The editor (server/session.ts): the doc's peer, owner of its awareness ids and origin of its
+   * writes. Its pipe carries nothing: the data reaches the client by cursor, from the doc's
+   * history, through its poll or SSE stream, which skip what this session wrote.
+   */
+  readonly session: Session
 
   constructor (
     readonly id: string,
-    readonly doc: SharedDoc,
-    public access: Access,
-    private readonly onIdle: (s: HttpSession) => void,
+    private readonly lease: DocLease,
+    access: Access,
+    sessions: SessionContext,
+    private readonly onEnd: (s: HttpSession) => void,
     private readonly idleMs: number,
     rate: { perSecond: number, burst: number }
   ) {
     this.bucket = new TokenBucket(rate.perSecond, rate.burst)
+    // The doc ends its writers on a storage failure (4500): an HTTP editor has nothing open to
+    // close, its next POST is answered 503 while storage still fails. Any other end (a client
+    // id conflict, too much presence) ends the session, its awareness with it.
+    this.session = new Session(lease.doc, cursorPipe(code => { if (code !== CloseCode.storageFailed) this.expire() }), access, sessions)
+    this.session.join()
   }
+
+  get doc (): SharedDoc { return this.lease.doc }
+
+  /** A session's access follows the grant of its latest request. */
+  get access (): Access { return this.session.access }
+  set access (access: Access) { this.session.access = access }
 
   /** Keeps the session alive until the returned function is called (idempotent). */
   hold (): () => void {
@@ -84,30 +105,14 @@ export class HttpSession implements DocPeer {
     this.idleTimer.unref?.()
   }
 
-  /** Ends the session now: it leaves the doc and its awareness states are removed. */
-  expire (): void { this.onIdle(this) }
-
-  /**
-   * The updates this session submitted, by identity: the doc's history keeps the very array
-   * passed to `submit`, so a poll can leave the session's own records out of its answer
-   * exactly (no echo), and entries vanish with the history records that hold them.
-   */
-  readonly own = new WeakSet<Uint8Array>()
-
-  // The data reaches the client by cursor, from the doc's history, through the poll hub or the
-  // SSE stream; the session itself buffers nothing.
-  deliverUpdate (_b: UpdateBroadcast): void {}
-  deliverAwareness (_b: AwarenessBroadcast): void {}
-
-  // The doc ends its writers on a storage failure (4500). An HTTP editor has nothing open to
-  // close: its next POST is answered 503 while storage still fails, and it reconnects.
-  close (_code: number, _reason: string): void {}
-
-  dispose (): void {
+  /** Ends the session now: it leaves the doc and its awareness states are removed. Idempotent. */
+  expire (): void {
     if (this.closed) return
     this.closed = true
     if (this.idleTimer != null) { clearTimeout(this.idleTimer); this.idleTimer = null }
-    this.doc.removePeer(this)
+    this.session.detach()
+    this.lease.release()
+    this.onEnd(this)
   }
 }
 
@@ -134,7 +139,6 @@ export class HttpSessions {
   private closed = false
 
   constructor (private readonly ctx: WeftContext) {
-    ctx.onClose.push(() => this.close())
     ctx.metrics.gauge('http_sessions', () => this.sessions.size)
   }
 
@@ -186,12 +190,13 @@ export class HttpSessions {
     if (pending !== undefined) return await pending
     if (this.sessions.size >= this.ctx.options.maxHttpSessions) throw new TooManySessionsError(`too many HTTP sessions (max ${this.ctx.options.maxHttpSessions})`)
     const made = (async () => {
-      const holder = {}
-      const shared = await this.ctx.registry.acquire(doc, holder)
+      const lease = await this.ctx.registry.lease(doc)
       const { maxMessagesPerSecond: perSecond, messageBurst: burst, httpSessionIdleMs } = this.ctx.options
       const slot = this.claim(key)
-      const session = new HttpSession(id, shared, access, s => { slot(); this.drop(key, s, holder) }, httpSessionIdleMs, { perSecond, burst })
-      shared.addPeer(session)
+      const session = new HttpSession(id, lease, access, this.ctx.session, s => {
+        slot()
+        if (this.sessions.get(key) === s) this.sessions.delete(key)
+      }, httpSessionIdleMs, { perSecond, burst })
       this.sessions.set(key, session)
       this.ctx.metrics.inc('http_sessions_total')
       session.armIdle()
@@ -214,12 +219,6 @@ export class HttpSessions {
     return r.release
   }
 
-  private drop (key: string, session: HttpSession, holder: object): void {
-    if (this.sessions.get(key) === session) this.sessions.delete(key)
-    session.dispose()
-    this.ctx.registry.release(session.doc.name, holder)
-  }
-
   /** Ends a session now (a client saying goodbye). */
   end (doc: string, id: string): void {
     this.sessions.get(HttpSessions.key(doc, id))?.expire()
@@ -230,16 +229,4 @@ export class HttpSessions {
     for (const s of [...this.sessions.values()]) s.expire()
     this.sessions.clear()
   }
-}
-
-const perContext = new WeakMap<WeftContext, HttpSessions>()
-
-/** The session table of a Weft instance (one per context, made on first use). */
-export function httpSessions (ctx: WeftContext): HttpSessions {
-  let s = perContext.get(ctx)
-  if (s === undefined) {
-    s = new HttpSessions(ctx)
-    perContext.set(ctx, s)
-  }
-  return s
 }

@@ -22,14 +22,14 @@ import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broad
 import { encodeDiff } from '../docs/dependencies.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { PollBody } from '../../shared/poll.js'
-import type { HttpSession } from './http-session.js'
 import { DeadlineWheel } from './deadline-wheel.js'
 
 
 interface Waiter {
   res: Response
   hub: DocPollHub
-  session: HttpSession | null
+  /** The HTTP editor polling (its session, server/session.ts): what it wrote is not sent back. */
+  editor: DocPeer | null
   cursorSeq: number
   /** Awareness cursor; null: the client does not follow awareness (never answered for it). */
   aw: string | null
@@ -48,8 +48,6 @@ export const defaultPollTimeoutS = 25
  * the answer well inside the 250 ms promised, and costs at most 20 wakeups/s while polls wait.
  */
 const SLOT_MS = 50
-/** Hubs of unloaded docs are looked for at most this often (ms), not on every slot. */
-const SWEEP_MS = 1000
 
 export class DocPollHub implements DocPeer {
   readonly access = 'read' as const
@@ -84,7 +82,7 @@ export class DocPollHub implements DocPeer {
   /** A change from `origin`: every waiter except the one that made it has news. */
   private wake (origin: unknown): void {
     if (this.waiters.size === 0) return
-    for (const w of this.waiters) if (w.session == null || w.session !== origin) this.ready.add(w)
+    for (const w of this.waiters) if (w.editor !== origin) this.ready.add(w)
     // Answer after the current group commit has applied all its records: one answer per poll
     // per batch, not per record.
     this.flushing ??= setImmediate(() => {
@@ -100,17 +98,17 @@ export class DocPollHub implements DocPeer {
   }
 
   /**
-   * The answer for a poll now, or null when it should keep waiting. The session's own records
-   * are left out (no echo); `force` (at its timeout): answer even when only those are new, so
-   * the cursor moves past them.
+   * The answer for a poll now, or null when it should keep waiting. The editor's own records
+   * are left out (no echo: records carry their origin, docs/history.ts); `force` (at its
+   * timeout): answer even when only those are new, so the cursor moves past them.
    */
-  answer (w: Pick<Waiter, 'cursorSeq' | 'aw' | 'session'>, force: boolean, sv?: Uint8Array): PollBody | null {
+  answer (w: Pick<Waiter, 'cursorSeq' | 'aw' | 'editor'>, force: boolean, sv?: Uint8Array): PollBody | null {
     const doc = this.doc
     const records = doc.history.since(w.cursorSeq, doc.seq)
     if (records == null) return this.reset(sv)
-    const session = w.session
-    const theirs = session == null ? records : records.filter(r => !session.own.has(r.update))
-    const awareness = this.awarenessSince(w.aw, session)
+    const editor = w.editor
+    const theirs = editor == null ? records : records.filter(r => r.origin !== editor)
+    const awareness = this.awarenessSince(w.aw, editor)
     if (theirs.length === 0 && awareness == null && !(force && records.length > 0)) return null
     const body: PollBody = { cursor: formatCursor(doc.name, doc.seq), aw: this.awCursor }
     if (theirs.length > 0) body.update = this.merged(w.cursorSeq, theirs, theirs.length === records.length)
@@ -144,8 +142,8 @@ export class DocPollHub implements DocPeer {
     return text
   }
 
-  /** Awareness changes after cursor `aw` made by anyone but `session`, or null for none. */
-  private awarenessSince (aw: string | null, session: HttpSession | null): Uint8Array | null {
+  /** Awareness changes after cursor `aw` made by anyone but `editor`, or null for none. */
+  private awarenessSince (aw: string | null, editor: DocPeer | null): Uint8Array | null {
     // Without `aw` the client does not follow awareness: answering it for awareness would make
     // a naive poller spin whenever anyone is present.
     if (aw == null) return null
@@ -158,7 +156,7 @@ export class DocPollHub implements DocPeer {
     const ids = new Set<number>()
     for (let i = this.awLog.length - 1; i >= 0 && this.awLog[i]!.v > v; i--) {
       // Per client: a coalesced flush may mix the session's own changes with others'.
-      for (const [id, origin] of this.awLog[i]!.b.origins) if (session == null || origin !== session) ids.add(id)
+      for (const [id, origin] of this.awLog[i]!.b.origins) if (origin !== editor) ids.add(id)
     }
     const meta = this.doc.awareness.meta
     const known = [...ids].filter(id => meta.has(id))
@@ -174,7 +172,8 @@ export class DocPollHub implements DocPeer {
 
 export interface PollRequest {
   doc: SharedDoc
-  session: HttpSession | null
+  /** The HTTP editor's session when an editor polls; null for an observer. */
+  editor: DocPeer | null
   cursor: string | null
   aw: string | null
   sv?: Uint8Array
@@ -186,27 +185,33 @@ export interface PollRequest {
   release: () => void
 }
 
-/** Every pending poll of a Weft instance. */
+/**
+ * Every pending poll of a Weft instance. A doc's hub is made at its first poll and lives as long
+ * as the doc is loaded (its awareness cursors stay valid meanwhile); it goes when the registry
+ * unloads the doc, which it only does once no poll holds it.
+ */
 export class PollHubs {
-  private readonly hubs = new Map<string, DocPollHub>()
+  private readonly hubs = new Map<SharedDoc, DocPollHub>()
   /** Pending polls by when their timeout ends. */
   private readonly wheel = new DeadlineWheel<Waiter>(SLOT_MS, due => this.expire(due))
-  private lastSweep = 0
   private closed = false
   pending = 0
 
   constructor (private readonly ctx: WeftContext) {
-    ctx.onClose.push(() => this.close())
     ctx.metrics.gauge('polls_pending', () => this.pending)
+    ctx.registry.on('unloading', this.onUnloading)
+  }
+
+  private readonly onUnloading = (doc: SharedDoc): void => {
+    this.hubs.get(doc)?.detach()
+    this.hubs.delete(doc)
   }
 
   private hubFor (doc: SharedDoc): DocPollHub {
-    let hub = this.hubs.get(doc.name)
-    if (hub === undefined || hub.doc !== doc) {
-      // A new load of the doc (the old one was unloaded): start over with a fresh hub.
-      hub?.detach()
+    let hub = this.hubs.get(doc)
+    if (hub === undefined) {
       hub = new DocPollHub(doc, (w, status, body) => this.respond(w, status, body))
-      this.hubs.set(doc.name, hub)
+      this.hubs.set(doc, hub)
     }
     return hub
   }
@@ -214,7 +219,7 @@ export class PollHubs {
   poll (res: Response, p: PollRequest): void {
     const hub = this.hubFor(p.doc)
     const seq = parseCursor(p.doc.name, p.cursor)
-    const w: Waiter = { res, hub, session: p.session, cursorSeq: seq ?? -1, aw: p.aw, slot: 0, done: false, release: p.release }
+    const w: Waiter = { res, hub, editor: p.editor, cursorSeq: seq ?? -1, aw: p.aw, slot: 0, done: false, release: p.release }
     this.ctx.metrics.inc('polls_total')
     const now = seq == null ? hub.reset(p.sv) : hub.answer(w, p.timeoutMs === 0, p.sv)
     if (now != null) return this.respond(w, 200, now)
@@ -234,13 +239,6 @@ export class PollHubs {
       const body = w.hub.answer(w, true)
       if (body != null) this.respond(w, 200, body)
       else this.respond(w, 204)
-    }
-    const now = performance.now()
-    if (this.pending > 0 && now - this.lastSweep < SWEEP_MS) return
-    this.lastSweep = now
-    // Hubs of unloaded docs with nobody waiting go too.
-    for (const [name, hub] of this.hubs) {
-      if (hub.waiters.size === 0 && this.ctx.registry.get(name) !== hub.doc) { hub.detach(); this.hubs.delete(name) }
     }
   }
 
@@ -273,6 +271,7 @@ export class PollHubs {
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.ctx.registry.off('unloading', this.onUnloading)
     this.wheel.clear()
     for (const hub of this.hubs.values()) {
       for (const w of [...hub.waiters]) this.respond(w, 503, { error: CloseReason[CloseCode.serviceRestart]! })
@@ -280,12 +279,4 @@ export class PollHubs {
     }
     this.hubs.clear()
   }
-}
-
-const perContext = new WeakMap<WeftContext, PollHubs>()
-
-export function pollHubs (ctx: WeftContext): PollHubs {
-  let hubs = perContext.get(ctx)
-  if (hubs === undefined) perContext.set(ctx, hubs = new PollHubs(ctx))
-  return hubs
 }

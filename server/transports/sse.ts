@@ -31,6 +31,7 @@ import type { RootKind } from '../docs/json-view.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { WeftContext } from '../context.js'
 import type { Grant } from '../auth/grant.js'
+import type { Session } from '../session.js'
 import { onExpiry } from '../auth/expiry.js'
 import { clientIp } from '../limits/connections.js'
 import { holdForReader } from '../limits/reader-hold.js'
@@ -49,8 +50,11 @@ export interface SseRequest {
   cursor: string | undefined
   /** Extra response headers (CORS). */
   headers: Record<string, string>
-  /** The HTTP editor session this stream serves (`?session=`): its own changes are not echoed. */
-  editor?: DocPeer
+  /**
+   * The HTTP editor whose stream this is (`?session=`; its session, server/session.ts): what it
+   * wrote is not sent back, and its session holds the doc.
+   */
+  editor?: Session
 }
 
 export interface SseTransport {
@@ -143,8 +147,6 @@ export class SseObserver implements DocPeer, FeedMember {
     this.ended = true
     this.res.end()
   }
-
-  get isEnded (): boolean { return this.ended }
 }
 
 export function createSseTransport (ctx: WeftContext): SseTransport {
@@ -169,7 +171,8 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
   function feedFor (doc: SharedDoc, pinned: ReadonlyMap<string, RootKind> | null): SseFeed {
     const key = `${doc.name}\u0000${feedKey(pinned)}`
     let feed = feeds.get(key)
-    if (feed === undefined || feed.doc !== doc) {
+    // A feed has members, and they hold its doc: it cannot outlive the doc's load.
+    if (feed === undefined) {
       feed = new SseFeed(doc, key, pinned, options.jsonIntervalMs)
       feeds.set(key, feed)
     }
@@ -184,9 +187,8 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     if (r.editor === undefined) {
       ({ doc, release } = await holdForReader(ctx, r.doc, clientIp(req)))
     } else {
-      const holder = {}
-      doc = await registry.acquire(r.doc, holder)
-      release = () => registry.release(r.doc, holder)
+      doc = r.editor.doc
+      release = () => {}
     }
     // The client may have gone while the doc loaded.
     if (req.socket.destroyed || closing !== null) {
@@ -209,7 +211,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     const feed = feedFor(doc, r.pinned)
     const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow, ctx.traffic.sse.sent)
     observer.editor = r.editor ?? null
-    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined)]
+    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined, observer.editor)]
     if (r.awareness) {
       const all = doc.encodeAllAwareness()
       if (all !== null) {
@@ -245,7 +247,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
    * cursor inside the retained window; a reset for any other cursor (garbage, another doc's,
    * too old, or from a past life of the doc). Never an error: a bad cursor costs a snapshot.
    */
-  function firstEvents (doc: SharedDoc, feed: SseFeed, cursor: string | undefined): Buffer[] {
+  function firstEvents (doc: SharedDoc, feed: SseFeed, cursor: string | undefined, editor: DocPeer | null): Buffer[] {
     if (cursor === undefined || cursor === '') return [feed.snapshotEvent('snapshot')]
     const seq = parseCursor(doc.name, cursor)
     const missed = seq === null ? null : doc.history.since(seq, doc.seq)
@@ -254,7 +256,8 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
       return [feed.snapshotEvent('reset')]
     }
     metrics.inc('sse_resumes_total')
-    const out = missed.map(rec => feed.updateEventForRecord(rec.seq, rec.update))
+    // An editor's own records are skipped, as they are live (`deliverUpdate`).
+    const out = missed.filter(rec => editor === null || rec.origin !== editor).map(rec => feed.updateEventForRecord(rec.seq, rec.update))
     // A JSON client's content may predate its cursor (throttled); bring it up to date.
     if (feed.json) out.push(feed.contentEvent())
     return out
@@ -280,6 +283,5 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
       return closing
     }
   }
-  ctx.onClose.push(() => transport.close())
   return transport
 }

@@ -79,8 +79,9 @@ export class WsConnection implements Pipe {
       return this.fail(err instanceof WeftError ? err.closeCode : CloseCode.storageFailed, err as Error)
     }
     if (this.closed) { registry.release(this.docName, this); return }
-    this.session = new Session(doc, this, this.grant.access, { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, options.logger, this.grant.user, metrics)
-    this.session.start()
+    this.session = new Session(doc, this, this.grant.access, this.ctx.session, this.grant.user)
+    this.session.join()
+    this.session.greet()
     const queued = this.queue!
     this.queue = null
     for (const data of queued) {
