@@ -71,12 +71,3 @@ function clientsOf (decoded: DecodedUpdate): Array<{ id: number, end: number }> 
   }
   return [...ends].map(([id, end]) => ({ id, end }))
 }
-
-const perDoc = new WeakMap<object, InFlight>()
-
-/** The in-flight writes of a doc (made on first use; goes with the doc). */
-export function inFlight (doc: object): InFlight {
-  let f = perDoc.get(doc)
-  if (f === undefined) perDoc.set(doc, f = new InFlight())
-  return f
-}

@@ -20,7 +20,6 @@ import * as Y from 'yjs'
 import { ProtocolError } from '../../shared/protocol.js'
 import { checkClientIds } from './client-ids.js'
 import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes, shapeDependsOnMissing } from './dependencies.js'
-import { inFlight } from './in-flight.js'
 import { validateUpdate, type DecodedUpdate, type UpdateLimits } from './validate.js'
 import type { DocPeer } from './broadcast.js'
 import type { SharedDoc } from './shared-doc.js'
@@ -30,7 +29,7 @@ import type { SharedDoc } from './shared-doc.js'
  * (nothing is submitted); the promise is `doc.submit`'s.
  */
 export function submitChecked (doc: SharedDoc, update: Uint8Array, origin: DocPeer | null, limits: UpdateLimits): Promise<void> {
-  const pipeline = inFlight(doc)
+  const pipeline = doc.log.inFlight
   const overBudget = (): boolean => pendingBytes(doc.ydoc) + pipeline.dependentBytes + update.byteLength > MAX_PENDING_BYTES
   const refuse = (): never => { throw new ProtocolError('update depends on structs the server does not have, and too many such updates are pending') }
   const decoded = validateUpdate(update, {

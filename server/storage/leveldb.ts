@@ -130,6 +130,29 @@ export function leveldbStorage (location: string): Storage {
     await new Promise<void>((resolve, reject) => q.waiters.push({ resolve, reject }))
   }
 
+  /**
+   * The newest sequence number of each doc written through this store (one process owns a
+   * LevelDB): read from disk at a doc's first append, then kept, so appends number themselves
+   * without a read.
+   */
+  const heads = new Map<string, number>()
+  const readingHead = new Map<string, Promise<number>>()
+  function headOf (doc: string): Promise<number> {
+    let reading = readingHead.get(doc)
+    if (reading === undefined) {
+      reading = (async () => {
+        await readable()
+        let last = -Infinity
+        for await (const key of db.keys({ ...docRange(doc), reverse: true, limit: 1 })) last = seqOf(key)
+        const head = Math.max(heads.get(doc) ?? -Infinity, last)
+        heads.set(doc, head)
+        return head
+      })().finally(() => readingHead.delete(doc))
+      readingHead.set(doc, reading)
+    }
+    return reading
+  }
+
   /** Reads wait out a reopen in progress (the database is closed for a moment). */
   async function readable (): Promise<void> {
     if (recovering != null) await recovering.catch(() => {})
@@ -140,17 +163,31 @@ export function leveldbStorage (location: string): Storage {
     async open () {
       await db.open()
     },
-    async load (doc) {
+    async load (doc, after) {
       await readable()
       const out = []
-      for await (const [key, value] of db.iterator(docRange(doc))) {
+      const range = after === undefined ? docRange(doc) : { gt: updateKey(doc, after), lt: docRange(doc).lt }
+      for await (const [key, value] of db.iterator(range)) {
         const seq = seqOf(key)
         out.push({ seq, ...decodeRecord(seq, value) })
       }
       return out
     },
-    async append (doc, recs) {
-      await write(recs.map(r => ({ type: 'put' as const, key: updateKey(doc, r.seq), value: encodeRecord(r.seq, r.update) })))
+    async append (doc, updates, after) {
+      if (!heads.has(doc)) await headOf(doc)
+      // No await from reading the head to taking the numbers: the next append of this doc, even
+      // one that waited for the same disk read, is numbered after these.
+      const first = Math.max(heads.get(doc) ?? -Infinity, after) + 1
+      const last = first + updates.length - 1
+      heads.set(doc, last)
+      try {
+        await write(updates.map((update, i) => ({ type: 'put' as const, key: updateKey(doc, first + i), value: encodeRecord(first + i, update) })))
+      } catch (err) {
+        // Read the head from disk again next time: these numbers were never stored.
+        if (heads.get(doc) === last) heads.delete(doc)
+        throw err
+      }
+      return first
     },
     async replace (doc, upToSeq, update) {
       await readable()
@@ -173,6 +210,7 @@ export function leveldbStorage (location: string): Storage {
     },
     async delete (doc) {
       await readable()
+      heads.delete(doc)
       const ops: Op[] = []
       for await (const key of db.keys(docRange(doc))) ops.push({ type: 'del', key })
       await write(ops)

@@ -20,19 +20,21 @@ export function memoryStorage (docs: MemoryRecords = new Map()): Storage {
   return {
     kind: 'memory',
     async open () { open() },
-    async load (doc) {
+    async load (doc, after = -Infinity) {
       open()
-      return (docs.get(doc) ?? []).map(r => {
+      return (docs.get(doc) ?? []).filter(r => r.seq > after).map(r => {
         const { update, intact } = decodeRecord(r.seq, r.stored)
         return { seq: r.seq, update: update.slice(), intact }
       })
     },
-    async append (doc, records) {
+    async append (doc, updates, after) {
       open()
       const log = docs.get(doc) ?? []
-      for (const r of records) log.push(store(r.seq, r.update))
-      log.sort((a, b) => a.seq - b.seq)
+      // Synchronous from here: two stores sharing `docs` (two nodes) cannot interleave.
+      const first = Math.max(log.length > 0 ? log[log.length - 1]!.seq : -Infinity, after) + 1
+      updates.forEach((update, i) => log.push(store(first + i, update)))
       docs.set(doc, log)
+      return first
     },
     async replace (doc, upToSeq, update) {
       open()

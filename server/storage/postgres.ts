@@ -1,15 +1,22 @@
 /**
- * PostgreSQL storage (`--postgres URL`). One table of update records keyed by (doc, seq), and
- * one of quarantined records. Appends and compactions are single transactions, so a crash leaves
- * either all of a batch or none of it.
+ * PostgreSQL storage (`--postgres URL`). One table of update records keyed by (doc, seq), one
+ * of quarantined records, and one head row per doc. Appends and compactions are single
+ * transactions, so a crash leaves either all of a batch or none of it.
  *
- * Sequence numbers are assigned by the node that has the doc loaded, as with LevelDB; one node
- * writes a given doc at a time. (Sharing docs across nodes needs storage-assigned sequences;
- * see README "Design notes".)
+ * The head row is the doc's sequencer: an append takes its numbers with one
+ * `INSERT … ON CONFLICT DO UPDATE SET head = head + k RETURNING head`, whose row lock holds
+ * every other writer of the doc (another node's) until the records are committed. So writers of
+ * one doc on several nodes are numbered one after the other, never the same.
+ *
+ * The schema is versioned (`<prefix>_schema`) and migrated on open under an advisory lock, so
+ * nodes starting together migrate once. Version 2 added the head rows, seeded from the records.
  */
 import pg from 'pg'
 import type { Storage, StoredDocInfo } from './types.js'
 import { decodeRecord, encodeRecord, HEADER_BYTES } from './record-codec.js'
+
+/** 1: updates and quarantine tables; 2: per-doc head rows (the sequencer). */
+const SCHEMA_VERSION = 2
 
 export interface PostgresStorageOptions {
   /** Table name prefix, for several Weft instances in one database. @default "weft" */
@@ -23,6 +30,8 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`tablePrefix must be a lowercase SQL identifier, got "${prefix}"`)
   const updates = `${prefix}_updates`
   const quarantined = `${prefix}_quarantine`
+  const heads = `${prefix}_heads`
+  const schema = `${prefix}_schema`
   const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10 })
   let healthy = false
   // A dropped connection must not crash the process: the pool reconnects on the next query.
@@ -30,7 +39,7 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   let closing: Promise<void> | null = null
 
   async function tx<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect()
+    const client = await pool.connect().catch((err: Error) => { healthy = false; throw err })
     try {
       await client.query('BEGIN')
       const result = await fn(client)
@@ -38,6 +47,7 @@ export function postgresStorage (connectionString: string, options: PostgresStor
       healthy = true
       return result
     } catch (err) {
+      if ((err as { code?: string }).code === undefined) healthy = false // a connection error, not an SQL one
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {
@@ -61,25 +71,51 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   return {
     kind: 'postgres',
     async open () {
-      await query(`CREATE TABLE IF NOT EXISTS ${updates} (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, PRIMARY KEY (doc, seq))`)
-      await query(`CREATE TABLE IF NOT EXISTS ${quarantined} (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (doc, seq))`)
+      await tx(async client => {
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [schema])
+        await client.query(`CREATE TABLE IF NOT EXISTS ${schema} (version int NOT NULL)`)
+        const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${schema}`)
+        const version = rows[0]?.version ?? 0
+        if (version < 1) {
+          await client.query(`CREATE TABLE IF NOT EXISTS ${updates} (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, PRIMARY KEY (doc, seq))`)
+          await client.query(`CREATE TABLE IF NOT EXISTS ${quarantined} (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (doc, seq))`)
+        }
+        if (version < 2) {
+          await client.query(`CREATE TABLE IF NOT EXISTS ${heads} (doc text PRIMARY KEY, head bigint NOT NULL)`)
+          await client.query(`INSERT INTO ${heads} (doc, head) SELECT doc, max(seq) FROM ${updates} GROUP BY doc ON CONFLICT (doc) DO NOTHING`)
+        }
+        if (version === 0) await client.query(`INSERT INTO ${schema} (version) VALUES ($1)`, [SCHEMA_VERSION])
+        else if (version < SCHEMA_VERSION) await client.query(`UPDATE ${schema} SET version = $1`, [SCHEMA_VERSION])
+      })
     },
-    async load (doc) {
-      const { rows } = await query<{ seq: string, update: Buffer }>(`SELECT seq, update FROM ${updates} WHERE doc = $1 ORDER BY seq`, [doc])
+    async load (doc, after) {
+      const { rows } = after === undefined
+        ? await query<{ seq: string, update: Buffer }>(`SELECT seq, update FROM ${updates} WHERE doc = $1 ORDER BY seq`, [doc])
+        : await query<{ seq: string, update: Buffer }>(`SELECT seq, update FROM ${updates} WHERE doc = $1 AND seq > $2 ORDER BY seq`, [doc, after])
       return rows.map(r => {
         const seq = Number(r.seq)
         return { seq, ...decodeRecord(seq, toBytes(r.update)) }
       })
     },
-    async append (doc, records) {
-      if (records.length === 0) return
-      // One multi-row INSERT: atomic on its own, one round trip per batch.
-      const values: unknown[] = [doc]
-      const rows = records.map((r, i) => {
-        values.push(r.seq, Buffer.from(encodeRecord(r.seq, r.update)))
-        return `($1, $${i * 2 + 2}, $${i * 2 + 3})`
+    async append (doc, batch, after) {
+      const k = batch.length
+      return await tx(async client => {
+        // The head row: taken (and locked until COMMIT) by this statement. A doc with records but
+        // no head row yet (stored before heads existed, by a node not yet migrated) starts from them.
+        const { rows: [row] } = await client.query<{ head: string }>(
+          `INSERT INTO ${heads} (doc, head) VALUES ($1, GREATEST($2::bigint, (SELECT max(seq) FROM ${updates} WHERE doc = $1)) + $3)
+           ON CONFLICT (doc) DO UPDATE SET head = GREATEST(${heads}.head, $2::bigint) + $3 RETURNING head`, [doc, after, k])
+        const first = Number(row!.head) - k + 1
+        if (k === 0) return first
+        // One multi-row INSERT: one round trip per batch.
+        const values: unknown[] = [doc]
+        const rows = batch.map((update, i) => {
+          values.push(first + i, Buffer.from(encodeRecord(first + i, update)))
+          return `($1, $${i * 2 + 2}, $${i * 2 + 3})`
+        })
+        await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ${rows.join(', ')}`, values)
+        return first
       })
-      await query(`INSERT INTO ${updates} (doc, seq, update) VALUES ${rows.join(', ')}`, values)
     },
     async replace (doc, upToSeq, update) {
       await tx(async client => {
@@ -95,7 +131,10 @@ export function postgresStorage (connectionString: string, options: PostgresStor
       })
     },
     async delete (doc) {
-      await query(`DELETE FROM ${updates} WHERE doc = $1`, [doc])
+      await tx(async client => {
+        await client.query(`DELETE FROM ${updates} WHERE doc = $1`, [doc])
+        await client.query(`DELETE FROM ${heads} WHERE doc = $1`, [doc])
+      })
     },
     async list () {
       const { rows } = await query<{ doc: string, records: string, bytes: string }>(

@@ -29,10 +29,21 @@ export interface Storage {
   readonly kind: string
   /** Opens the backend; called once at start so a bad location fails early and clearly. */
   open (): Promise<void>
-  /** All records of a doc in ascending `seq` order, checksums verified; `[]` for a doc never stored. */
-  load (doc: string): Promise<LoadedRecord[]>
-  /** Appends records atomically: after a crash either all of them are there or none. */
-  append (doc: string, records: readonly UpdateRecord[]): Promise<void>
+  /**
+   * Records of a doc in ascending `seq` order, checksums verified; `[]` for a doc never stored.
+   * With `after`: only the records whose `seq` is greater (a node catching up on records another
+   * node stored; a compacted record counts with its `seq`, the newest it covers).
+   */
+  load (doc: string, after?: number): Promise<LoadedRecord[]>
+  /**
+   * Appends `updates` atomically (after a crash either all of them are there or none) as the
+   * doc's next records, and returns the sequence number of the first; the others follow one by
+   * one. The store assigns them, past everything it has stored or assigned for the doc and past
+   * `after` (the newest sequence number the caller knows: a new doc's first record comes after the
+   * base its node chose, docs/doc-log.ts). So two writers of one doc — two nodes — never get the
+   * same numbers: the second is numbered after the first, and sees a gap it back-fills with `load`.
+   */
+  append (doc: string, updates: readonly Uint8Array[], after: number): Promise<number>
   /**
    * Compaction: atomically replaces every record with `seq <= upToSeq` by one record
    * `{ seq: upToSeq, update }`. Records after `upToSeq` are kept.

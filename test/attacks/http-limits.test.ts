@@ -18,6 +18,7 @@ import { leveldbStorage } from '../../server/storage/leveldb.js'
 import WebSocket from 'ws'
 import { hsToken, SECRET } from '../helpers/tokens.js'
 import type { WeftOptions } from '../../server/options.js'
+import { appendAt } from '../helpers/append-at.js'
 
 const cleanups = cleanupAfterEach()
 
@@ -368,7 +369,7 @@ describe('defect 7: request budgets on the HTTP routes', { timeout: 90_000 }, ()
     for (let i = 0; i < 8000; i++) text.insert(Math.floor(rnd() * text.length), 'abcdefgh')
     const map = seedDoc.getMap('map')
     for (let i = 0; i < 2000; i++) map.set(`k${i}`, { v: i })
-    await server.weft.context.options.storage.append('big', [{ seq: 1, update: Y.encodeStateAsUpdate(seedDoc) }])
+    await appendAt(server.weft.context.options.storage, 'big', [{ seq: 1, update: Y.encodeStateAsUpdate(seedDoc) }])
     const editor = stockClient(server.wsUrl, 'big')
     cleanups.push(() => editor.destroy())
     await synced(editor)

@@ -14,6 +14,7 @@ import { waitFor } from '../helpers/wait.js'
 import { MAX_STALL_MS, watchLoop } from '../helpers/loop-delay.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
 import type { Storage } from '../../server/storage/types.js'
+import { appendAt } from '../helpers/append-at.js'
 
 const MiB = 1024 * 1024
 const EDITS = 100
@@ -28,9 +29,9 @@ function counted (inner: Storage): Storage & { compactions: number, replacedByte
     compactions: 0,
     replacedBytes: 0,
     appendedBytes: 0,
-    async append (doc: string, records: Parameters<Storage['append']>[1]) {
-      for (const r of records) s.appendedBytes += r.update.byteLength
-      await inner.append(doc, records)
+    async append (doc: string, updates: Parameters<Storage['append']>[1], after: number) {
+      for (const u of updates) s.appendedBytes += u.byteLength
+      return await inner.append(doc, updates, after)
     },
     async replace (doc: string, upToSeq: number, update: Uint8Array) {
       s.compactions++
@@ -55,7 +56,7 @@ describe('compaction of a large doc', () => {
     seed.getText('text').insert(0, 'y')
     const storage = counted(leveldbStorage(dir.path))
     await storage.open()
-    await storage.append('big', [{ seq: 1, update: base }, { seq: 2, update: Y.encodeStateAsUpdate(seed, before) }])
+    await appendAt(storage, 'big', [{ seq: 1, update: base }, { seq: 2, update: Y.encodeStateAsUpdate(seed, before) }])
 
     const s = await startServer({ storage })
     cleanups.push(() => s.close())

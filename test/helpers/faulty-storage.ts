@@ -14,10 +14,10 @@ export function faultyStorage (inner: Storage): FaultyStorage {
     failWrites: false,
     failedWrites: 0,
     open: () => inner.open(),
-    load: doc => inner.load(doc),
-    async append (doc, records) {
+    load: (doc, after) => inner.load(doc, after),
+    async append (doc, updates, after) {
       if (s.failWrites) { s.failedWrites++; throw enospc() }
-      return await inner.append(doc, records)
+      return await inner.append(doc, updates, after)
     },
     async replace (doc, upTo, update) {
       if (s.failWrites) { s.failedWrites++; throw enospc() }

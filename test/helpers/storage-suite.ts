@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { Storage } from '../../server/storage/types.js'
+import { appendAt } from './append-at.js'
 
 /** Replaces the stored bytes of record `seq` by `edit(current)` (`undefined`: no such record). */
 export type Rewrite = (doc: string, seq: number, edit: (stored: Uint8Array | undefined) => Uint8Array) => Promise<Storage>
@@ -16,7 +17,7 @@ export type Rewrite = (doc: string, seq: number, edit: (stored: Uint8Array | und
 export interface StorageFactory {
   /** Persistent backends also run the close-and-reopen case. */
   persistent: boolean
-  make (): Promise<{ storage: Storage, reopen?: () => Promise<Storage>, rewrite: Rewrite, cleanup: () => Promise<void> }>
+  make (): Promise<{ storage: Storage, reopen?: () => Promise<Storage>, rewrite: Rewrite, cleanup: () => Promise<void>, second?: () => Promise<Storage> }>
 }
 
 /** Flips one bit of the last byte: inside the update, whatever the header. */
@@ -37,7 +38,7 @@ function textUpdate (text: string): Uint8Array {
 export function storageSuite (name: string, factory: StorageFactory): void {
   describe(`storage conformance: ${name}`, () => {
     const cleanups: Array<() => Promise<void>> = []
-    const open = async (): Promise<{ storage: Storage, reopen?: () => Promise<Storage>, rewrite: Rewrite }> => {
+    const open = async (): Promise<{ storage: Storage, reopen?: () => Promise<Storage>, rewrite: Rewrite, second?: () => Promise<Storage> }> => {
       const made = await factory.make()
       cleanups.push(made.cleanup)
       await made.storage.open()
@@ -54,8 +55,8 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('appends and loads records in sequence order, byte for byte', async () => {
       const { storage } = await open()
-      await storage.append('d', [{ seq: 10, update: bytes(1, 2) }, { seq: 11, update: bytes(3) }])
-      await storage.append('d', [{ seq: 12, update: bytes(4, 5, 6) }])
+      await appendAt(storage, 'd', [{ seq: 10, update: bytes(1, 2) }, { seq: 11, update: bytes(3) }])
+      await appendAt(storage, 'd', [{ seq: 12, update: bytes(4, 5, 6) }])
       const got = await storage.load('d')
       expect(got.map(r => r.seq)).toEqual([10, 11, 12])
       expect(got.map(r => [...r.update])).toEqual([[1, 2], [3], [4, 5, 6]])
@@ -64,15 +65,15 @@ export function storageSuite (name: string, factory: StorageFactory): void {
     it('orders large sequence numbers numerically (creation-time based seqs are ~2^51)', async () => {
       const { storage } = await open()
       const base = Date.now() * 1000
-      await storage.append('big', [{ seq: base + 9, update: bytes(9) }, { seq: base + 10, update: bytes(10) }, { seq: base + 100, update: bytes(100) }])
+      await appendAt(storage, 'big', [{ seq: base + 9, update: bytes(9) }, { seq: base + 10, update: bytes(10) }, { seq: base + 100, update: bytes(100) }])
       expect((await storage.load('big')).map(r => r.seq - base)).toEqual([9, 10, 100])
     })
 
     it('keeps docs apart, including names that prefix each other and contain separators', async () => {
       const { storage } = await open()
-      await storage.append('a', [{ seq: 1, update: bytes(1) }])
-      await storage.append('ab', [{ seq: 1, update: bytes(2) }])
-      await storage.append('a/b c', [{ seq: 1, update: bytes(3) }])
+      await appendAt(storage, 'a', [{ seq: 1, update: bytes(1) }])
+      await appendAt(storage, 'ab', [{ seq: 1, update: bytes(2) }])
+      await appendAt(storage, 'a/b c', [{ seq: 1, update: bytes(3) }])
       expect((await storage.load('a')).map(r => [...r.update])).toEqual([[1]])
       expect((await storage.load('ab')).map(r => [...r.update])).toEqual([[2]])
       expect((await storage.load('a/b c')).map(r => [...r.update])).toEqual([[3]])
@@ -80,7 +81,7 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('replace() swaps records up to a seq for one compacted record and keeps later ones', async () => {
       const { storage } = await open()
-      await storage.append('d', [1, 2, 3, 4].map(seq => ({ seq, update: bytes(seq) })))
+      await appendAt(storage, 'd', [1, 2, 3, 4].map(seq => ({ seq, update: bytes(seq) })))
       await storage.replace('d', 3, bytes(99))
       const got = await storage.load('d')
       expect(got.map(r => r.seq)).toEqual([3, 4])
@@ -89,15 +90,15 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('quarantine() moves records out of the log; the rest still loads', async () => {
       const { storage } = await open()
-      await storage.append('d', [1, 2, 3].map(seq => ({ seq, update: bytes(seq) })))
+      await appendAt(storage, 'd', [1, 2, 3].map(seq => ({ seq, update: bytes(seq) })))
       await storage.quarantine('d', [2])
       expect((await storage.load('d')).map(r => r.seq)).toEqual([1, 3])
     })
 
     it('delete() removes a doc and list() reports stored docs with sizes', async () => {
       const { storage } = await open()
-      await storage.append('x', [{ seq: 1, update: bytes(1, 2, 3) }, { seq: 2, update: bytes(4) }])
-      await storage.append('y', [{ seq: 1, update: bytes(1) }])
+      await appendAt(storage, 'x', [{ seq: 1, update: bytes(1, 2, 3) }, { seq: 2, update: bytes(4) }])
+      await appendAt(storage, 'y', [{ seq: 1, update: bytes(1) }])
       const list = (await storage.list()).sort((a, b) => a.name.localeCompare(b.name))
       expect(list).toEqual([{ name: 'x', records: 2, bytes: 4 }, { name: 'y', records: 1, bytes: 1 }])
       await storage.delete('x')
@@ -107,7 +108,7 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('stores real Yjs updates that decode after a round trip', async () => {
       const { storage } = await open()
-      await storage.append('doc', [{ seq: 1, update: textUpdate('hello') }])
+      await appendAt(storage, 'doc', [{ seq: 1, update: textUpdate('hello') }])
       const doc = new Y.Doc()
       for (const r of await storage.load('doc')) Y.applyUpdate(doc, r.update)
       expect(doc.getText('t').toString()).toBe('hello')
@@ -115,7 +116,8 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('keeps concurrent appends to different docs and close() is idempotent', async () => {
       const { storage } = await open()
-      await Promise.all(Array.from({ length: 50 }, (_, i) => storage.append(`doc-${i % 5}`, [{ seq: i + 1, update: bytes(i) }])))
+      // Concurrent appends to one doc are numbered by the store, in whatever order they land.
+      await Promise.all(Array.from({ length: 50 }, (_, i) => storage.append(`doc-${i % 5}`, [bytes(i)], 0)))
       let total = 0
       for (let d = 0; d < 5; d++) total += (await storage.load(`doc-${d}`)).length
       expect(total).toBe(50)
@@ -123,10 +125,33 @@ export function storageSuite (name: string, factory: StorageFactory): void {
       await storage.close()
     })
 
+    it('numbers records itself: two writers of one doc (two nodes) get distinct, ordered ranges; load(after) reads what came since', async () => {
+      // A second store over the same data where a backend can have one (memory, PostgreSQL: two
+      // nodes); LevelDB belongs to one process, so its two writers are two callers of one store.
+      const made = await open()
+      const storage = made.storage
+      const second = made.second === undefined ? storage : await made.second()
+      if (second !== storage) await second.open()
+      // Both start from the same head (as two nodes that loaded the doc together would), at once.
+      const firsts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? storage : second).append('shared', [bytes(i, 1), bytes(i, 2)], 100)))
+      const seqs = firsts.flatMap(f => [f, f + 1]).sort((a, b) => a - b)
+      expect(new Set(seqs).size).toBe(40)
+      expect(seqs[0]).toBe(101)
+      const loaded = await storage.load('shared')
+      expect(loaded.map(r => r.seq)).toEqual(seqs)
+      // Each batch's two records are consecutive and in its order.
+      for (const f of firsts) expect(loaded.find(r => r.seq === f + 1)!.update[1]).toBe(2)
+      // A writer that knows a head past the store's is numbered after it.
+      const after = await storage.append('shared', [bytes(99)], 1000)
+      expect(after).toBe(1001)
+      expect((await storage.load('shared', seqs[37])).map(r => r.seq)).toEqual([seqs[38], seqs[39], 1001])
+      expect(await second.load('shared', 1001)).toEqual([])
+    })
+
     it('verifies a checksum per record: a changed byte marks that record, the others load intact', async () => {
       const { storage, rewrite } = await open()
       const updates = [textUpdate('one'), textUpdate('two'), textUpdate('three')]
-      await storage.append('c', updates.map((update, i) => ({ seq: i + 1, update })))
+      await appendAt(storage, 'c', updates.map((update, i) => ({ seq: i + 1, update })))
       expect((await storage.load('c')).map(r => r.intact)).toEqual([true, true, true])
       // The flipped update still decodes (into other text): only the checksum can tell.
       const after = await rewrite('c', 2, flipLastByte)
@@ -143,7 +168,7 @@ export function storageSuite (name: string, factory: StorageFactory): void {
     it('loads records stored before checksums (the bare update) as they are', async () => {
       const { storage, rewrite } = await open()
       const current = textUpdate('new')
-      await storage.append('old', [{ seq: 1, update: current }])
+      await appendAt(storage, 'old', [{ seq: 1, update: current }])
       const legacy = textUpdate('legacy')
       const after = await rewrite('old', 2, () => legacy)
       const got = await after.load('old')
@@ -154,7 +179,7 @@ export function storageSuite (name: string, factory: StorageFactory): void {
 
     it('verify() (where a backend has it) passes on a healthy store and leaves nothing behind', async () => {
       const { storage } = await open()
-      await storage.append('v', [{ seq: 1, update: bytes(1) }])
+      await appendAt(storage, 'v', [{ seq: 1, update: bytes(1) }])
       await storage.verify?.()
       expect(storage.ready?.() ?? true).toBe(true)
       expect(await storage.list()).toEqual([{ name: 'v', records: 1, bytes: 1 }])
@@ -163,7 +188,7 @@ export function storageSuite (name: string, factory: StorageFactory): void {
     if (factory.persistent) it('survives close and reopen', async () => {
       const { storage, reopen } = await open()
       if (reopen === undefined) throw new Error('a persistent backend must provide reopen()')
-      await storage.append('p', [{ seq: 7, update: bytes(7) }])
+      await appendAt(storage, 'p', [{ seq: 7, update: bytes(7) }])
       await storage.close()
       const again = await reopen()
       cleanups.push(async () => { await again.close() })
