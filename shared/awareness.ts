@@ -29,7 +29,7 @@ const NULL = [110, 117, 108, 108] // "null"
  * An entry as received: its state stays bytes (a view into the message) until someone reads
  * `json`. A server refuses or skips most entries (stale echoes, claims over a cap) on their
  * id, clock and size alone; decoding megabytes of text it then drops cost 25–30 ms per 2 MiB
- * message under load (measured in test/presence-limits.test.ts's flood).
+ * message under load (measured in test/attacks/presence-limits.test.ts's flood).
  */
 export class DecodedAwarenessEntry implements AwarenessEntry {
   private text: string | null = null

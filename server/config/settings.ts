@@ -2,7 +2,7 @@
  * Every setting the CLI takes, in one table: its flag, environment variable, config-file key,
  * type, bounds, default and one line of help. The CLI's parser, its `--help`, the README's
  * options table and the validation of `createWeft()`'s scalar options are all made from it, so
- * none of them can drift from the others (test/config.test.ts compares the README).
+ * none of them can drift from the others (test/ops/config.test.ts compares the README).
  *
  * `option: true` settings are `createWeft()` options of the same name; the others (port,
  * storage, auth keys, logging) are the CLI's own and become options through cli.ts.

@@ -32,7 +32,7 @@ export interface PresenceLimits {
  * (`maxAwarenessStateBytes`), or 16 of 4 KiB, where a real cursor + user state is 0.2–2 KB;
  * not more, because applying a connection's presence costs about 15 ms per 100 KB under load
  * (JSON checked, parsed and re-encoded for the broadcast), and six attackers' messages arrive
- * in one tick (test/presence-limits.test.ts). 4 MiB per doc: 64 full connections, about 5,000
+ * in one tick (test/attacks/presence-limits.test.ts). 4 MiB per doc: 64 full connections, about 5,000
  * editors (`maxConnectionsPerDoc`) with a typical state, and a quarter of what a socket may
  * buffer (`maxBufferedBytes`, 16 MiB), so a joiner sent the whole presence is never closed as
  * too slow. Not more: every joiner is sent it (encoded once per change) and echoes it back.
