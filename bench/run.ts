@@ -1,13 +1,18 @@
 /**
- * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N] [--targets weft,relay] [--windows 0,5,20]`
+ * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N] [--targets weft,relay] [--windows 0,5,20] [--baseline <git ref>]`
+ * `--baseline main~3`: Weft as of that commit runs too (target `weft-baseline`, beside `weft` in
+ * every scenario), so a refactor's cost is measured before and after in the same run.
  * Builds the processes, forks the load generator, runs each scenario against each target (own
  * process, free port, fresh data dir, order rotated per repeat), prints the medians as a markdown
  * table with Weft/target ratios and writes the raw samples to `bench/results/<date>.json`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { benchDir, buildAll } from './lib/build.js'
+import { benchDir, buildAll, rootDir } from './lib/build.js'
+import { targets } from './lib/targets.js'
 import { failures, onFailure, type BenchContext } from './lib/context.js'
 import { LoadGen } from './lib/loadgen.js'
 import { aggregate, environment, markdown } from './lib/report.js'
@@ -28,7 +33,8 @@ const { values } = parseArgs({
     repeats: { type: 'string' },
     targets: { type: 'string' },
     levels: { type: 'string' },
-    windows: { type: 'string' }
+    windows: { type: 'string' },
+    baseline: { type: 'string' }
   }
 })
 const quick = values.quick!
@@ -42,7 +48,16 @@ log(`weft bench ${quick ? '(quick)' : ''}: ${only.join(', ')}`)
 for (const [k, v] of Object.entries(env)) log(`  ${k}: ${v}`)
 
 onFailure(log)
-await buildAll()
+let baselineDir: string | undefined
+if (values.baseline !== undefined) {
+  // The tree of that commit, unpacked beside the others; it resolves packages from ours.
+  baselineDir = mkdtempSync(join(tmpdir(), 'weft-baseline-'))
+  execFileSync('sh', ['-c', `git -C "$1" archive "$2" server shared | tar -x -C "$3"`, 'sh', rootDir, values.baseline, baselineDir])
+  process.env.BENCH_BASELINE = `${values.baseline} (${execFileSync('git', ['-C', rootDir, 'rev-parse', '--short', values.baseline]).toString().trim()})`
+  targets['weft-baseline'].label = `Weft at ${process.env.BENCH_BASELINE}`
+  log(`  baseline: ${process.env.BENCH_BASELINE}`)
+}
+await buildAll(baselineDir)
 const loadgen = new LoadGen()
 const ctx: BenchContext = {
   quick,
@@ -50,7 +65,10 @@ const ctx: BenchContext = {
   loadgen,
   samples: [],
   log,
-  only: (list) => values.targets === undefined ? list : list.filter(t => values.targets!.split(',').includes(t)),
+  only: (list) => {
+    const all = baselineDir !== undefined && list.includes('weft') ? [...list, 'weft-baseline' as const] : list
+    return values.targets === undefined ? all : all.filter(t => values.targets!.split(',').includes(t))
+  },
   levels: values.levels?.split(',').map(Number),
   windows: values.windows?.split(',').map(Number)
 }

@@ -19,9 +19,10 @@ const entries: Record<string, string> = {
   loadgen: join(benchDir, 'load/main.ts')
 }
 
-export async function buildAll (): Promise<void> {
+/** `baselineDir`: a checkout of an earlier commit, bundled as `weft-baseline` (`--baseline`). */
+export async function buildAll (baselineDir?: string): Promise<void> {
   await build({
-    entryPoints: entries,
+    entryPoints: baselineDir === undefined ? entries : { ...entries, 'weft-baseline': join(baselineDir, 'server/cli.ts') },
     outdir: buildDir,
     outExtension: { '.js': '.mjs' },
     bundle: true,

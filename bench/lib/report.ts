@@ -51,7 +51,7 @@ const fmt = (x: number | undefined): string => {
 }
 
 export function markdown (rows: Row[]): string {
-  const order: TargetName[] = ['weft', 'reference', 'hocuspocus', 'relay', 'sse-broadcast']
+  const order: TargetName[] = ['weft', 'weft-baseline', 'reference', 'hocuspocus', 'relay', 'sse-broadcast']
   const cols = order.filter(t => rows.some(r => r.values[t] !== undefined))
   const others = cols.filter(t => t !== 'weft')
   const head = ['metric', 'unit', ...cols.map(t => targets[t].label), ...others.map(t => `Weft / ${t}`)]

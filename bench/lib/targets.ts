@@ -12,7 +12,7 @@ import { buildDir, rootDir } from './build.js'
 import { cmdline } from './proc.js'
 import WebSocket from 'ws'
 
-export type TargetName = 'weft' | 'weft-window' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast'
+export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast'
 export type Dialect = 'y-websocket' | 'hocuspocus'
 
 export interface TargetInfo {
@@ -30,6 +30,8 @@ export interface TargetInfo {
 export const targets: Record<TargetName, TargetInfo> = {
   weft: { name: 'weft', label: 'Weft (LevelDB)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'weft-window': { name: 'weft-window', label: 'Weft (LevelDB), --presence-coalesce-ms $BENCH_PRESENCE_WINDOW', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  // `--baseline <git ref>`: the same CLI built from an earlier commit, to show a change is not a slowdown.
+  'weft-baseline': { name: 'weft-baseline', label: `Weft at ${process.env.BENCH_BASELINE ?? 'baseline'}`, dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   reference: { name: 'reference', label: 'y-websocket 1.5.4 + y-leveldb', dialect: 'y-websocket', persistent: true, sse: false, syncs: true },
   hocuspocus: { name: 'hocuspocus', label: 'Hocuspocus 3 + SQLite', dialect: 'hocuspocus', persistent: true, sse: false, syncs: true },
   relay: { name: 'relay', label: 'raw ws relay (limit)', dialect: 'y-websocket', persistent: false, sse: false, syncs: false },
@@ -41,6 +43,7 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
     case 'weft': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     // The presence scenario's window sweep (`--windows 0,5,20`): the same CLI with another window.
     case 'weft-window': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--data', dataDir, '--presence-coalesce-ms', process.env.BENCH_PRESENCE_WINDOW ?? '20'], env: {} }
+    case 'weft-baseline': return { args: [join(buildDir, 'weft-baseline.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'reference': return { args: [join(rootDir, 'node_modules/y-websocket-ref/bin/server.js')], env: { HOST: '127.0.0.1', PORT: String(port), YPERSISTENCE: dataDir } }
     case 'hocuspocus': return { args: [join(buildDir, 'hocuspocus.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'relay': return { args: [join(buildDir, 'relay.mjs'), '--port', String(port)], env: {} }
