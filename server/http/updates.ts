@@ -16,6 +16,16 @@ import { docRequest, preflight, requireWrite, sendProblem } from './request.js'
 import { WeftError } from '../errors.js'
 import { readBody } from './body.js'
 
+/** True when an awareness update only removes states (every entry "null"); false for anything else, malformed included. */
+function onlyRemovals (update: Uint8Array, maxStateLength: number): boolean {
+  try {
+    const entries = decodeAwarenessEntries(update, { maxEntries: 1024, maxStateLength })
+    return entries.length > 0 && entries.every(e => e.isNull)
+  } catch {
+    return false // the session's own decoding answers it (400)
+  }
+}
+
 export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSessions): void {
   const limit = ctx.options.maxMessageBytes
   // base64 is 4/3 of the bytes, plus the JSON around it.
@@ -104,6 +114,13 @@ export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSe
       // Awareness ids are pinned to the session that introduced them: no session, no owner.
       if (sessionId == null) throw new WeftError('malformed', 'awareness needs a session: send X-Weft-Session or ?session=')
       const update = await body(req, res)
+      // A goodbye (only removals) for a session that has ended — the client's DELETE got there
+      // first — has nothing to remove: it must not start the session again, which would hold the
+      // doc and an address slot until the idle timeout.
+      if (sessions.peek(doc, sessionId) === undefined && onlyRemovals(update, ctx.options.maxAwarenessStateBytes)) {
+        res.status(204).end()
+        return
+      }
       const session = await sessions.get(doc, sessionId, grant.access)
       release = session.hold()
       // A WebSocket editor's rules (server/session.ts). A read-only session's presence and a
