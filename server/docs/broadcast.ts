@@ -109,6 +109,11 @@ export interface DocPeer {
    * 15 s) is the only thing that can reach it, as the reference server echoes it.
    */
   readonly echoAwareness?: boolean
+  /**
+   * Carries the presence of many clients at once: another node's, in a cluster. The
+   * per-connection presence caps do not apply to it (its clients met them on their node).
+   */
+  readonly relay?: boolean
   /** The doc ends the peer: storage failure (4500), shutdown (1012), unload. */
   close (code: number, reason: string): void
 }

@@ -44,6 +44,8 @@ export interface LogSink {
   writeFailed (): void
   /** After each stored batch (metrics): its size, the write's duration and each update's arrival. */
   stored? (updates: number, writeSeconds: number, arrivals: number[]): void
+  /** A batch this node stored, numbered from `first` (the cluster bus publishes it). */
+  committed? (first: number, updates: readonly Uint8Array[]): void
 }
 
 export class StorageError extends WeftError {
@@ -159,6 +161,7 @@ export class DocLog {
         }
         const stored = performance.now()
         this.recover()
+        this.sink!.committed?.(first, batch.map(w => w.update))
         // Records stored elsewhere between our head and our batch are applied first.
         await this.inOrder(async () => {
           await this.backfill(first - 1)
@@ -189,12 +192,23 @@ export class DocLog {
     })
   }
 
+  /**
+   * Applies whatever storage holds up to `upTo` that the log has not applied yet (the cluster's
+   * head check: a record whose bus message was lost). Resolves once applied.
+   */
+  catchUp (upTo: number): Promise<void> {
+    return this.inOrder(() => this.backfill(upTo))
+  }
+
   /** Runs `step` after every step queued before it (the order records are applied in). */
   private inOrder (step: () => Promise<void>): Promise<void> {
     const run = this.ordered.then(step)
     this.ordered = run.catch(() => {})
     return run
   }
+
+  /** Whether the log holds a stored record (its `seq` is one), rather than a chosen base. */
+  get isBased (): boolean { return this.based }
 
   /** The newest stored record applied; below every record while there is none (`based`). */
   private get head (): number { return this.based ? this.seq : -Infinity }

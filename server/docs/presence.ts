@@ -104,6 +104,9 @@ export class PresenceLedger {
       delta += (after ?? 0) - (before ?? 0)
     }
     const l = this.limits
+    // Another node's presence in this doc (cluster/presence-relay.ts): its own connections passed
+    // their caps there; only the doc's budget applies here.
+    if (peer.relay === true) return delta > 0 && this.bytes + delta > l.maxPresenceBytesPerDoc ? { kind: 'doc-full', message: `the doc's presence is full (${l.maxPresenceBytesPerDoc} bytes)` } : null
     if (ids > l.maxPresenceIdsPerConnection) {
       return { kind: 'too-large', message: `a connection may hold ${l.maxPresenceIdsPerConnection} awareness client ids; this one asked for ${ids}` }
     }

@@ -32,6 +32,8 @@ export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   onAwareness?: (doc: SharedDoc, b: AwarenessBroadcast) => void
   /** Called when a peer's awareness is refused or ignored (metrics). */
   onPresenceRefused?: (doc: SharedDoc, outcome: PresenceRefusal) => void
+  /** Called when this node stored a batch, numbered from `first` (the cluster bus publishes it). */
+  onCommitted?: (doc: SharedDoc, first: number, updates: readonly Uint8Array[]) => void
   /**
    * Called after each stored and broadcast batch (metrics): its size, the storage write's
    * duration, and for each update the time from its arrival to its broadcast, in seconds.
@@ -136,6 +138,9 @@ export class SharedDoc implements LogSink {
   /** Records stored by another node: applied and broadcast in order, not stored again (doc-log.ts). */
   integrate (records: readonly UpdateRecord[]): Promise<void> { return this.log.integrate(records) }
 
+  /** Applies what storage holds up to `upTo` that this doc lacks (doc-log.ts `catchUp`). */
+  catchUp (upTo: number): Promise<void> { return this.log.catchUp(upTo) }
+
   /** Resolves when everything submitted so far is stored (or failed). */
   flushed (): Promise<void> { return this.log.flushed() }
 
@@ -164,6 +169,9 @@ export class SharedDoc implements LogSink {
       if (peer.access === 'write') peer.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
     }
   }
+
+  /** LogSink: a batch this node stored (before it is applied: the bus may carry it at once). */
+  committed (first: number, updates: readonly Uint8Array[]): void { this.opts.onCommitted?.(this, first, updates) }
 
   /** LogSink: metrics of a stored batch. */
   stored (updates: number, writeSeconds: number, arrivals: number[]): void {

@@ -63,6 +63,15 @@ export function memoryStorage (docs: MemoryRecords = new Map()): Storage {
       }
       return out
     },
+    async heads (names) {
+      open()
+      const out = new Map<string, number>()
+      for (const name of names) {
+        const log = docs.get(name)
+        if (log !== undefined && log.length > 0) out.set(name, log[log.length - 1]!.seq)
+      }
+      return out
+    },
     async close () { closed = true }
   }
 }

@@ -119,6 +119,10 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     },
     async replace (doc, upToSeq, update) {
       await tx(async client => {
+        // One node compacts a doc at a time; another that tries meanwhile skips this round (its
+        // log is compacted by the one that holds the lock, and it tries again after more writes).
+        const { rows: [claim] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok', [`${updates}:${doc}`])
+        if (claim?.ok !== true) return
         await client.query(`DELETE FROM ${updates} WHERE doc = $1 AND seq <= $2`, [doc, upToSeq])
         await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ($1, $2, $3)`, [doc, upToSeq, Buffer.from(encodeRecord(upToSeq, update))])
       })
@@ -145,6 +149,10 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     close () {
       closing ??= pool.end()
       return closing
+    },
+    async heads (docs) {
+      const { rows } = await query<{ doc: string, head: string }>(`SELECT doc, head FROM ${heads} WHERE doc = ANY($1::text[])`, [docs])
+      return new Map(rows.map(r => [r.doc, Number(r.head)]))
     },
     ready: () => healthy,
     // A failed INSERT or transaction leaves nothing behind (PostgreSQL rolls it back), so there

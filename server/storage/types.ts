@@ -60,6 +60,11 @@ export interface Storage {
   list (): Promise<StoredDocInfo[]>
   /** Releases the backend; idempotent. */
   close (): Promise<void>
+  /**
+   * The newest sequence number stored for each of `docs` (absent: none stored). Shared stores
+   * have it (PostgreSQL): the cluster's head check compares it with what each node applied.
+   */
+  heads? (docs: readonly string[]): Promise<Map<string, number>>
   /** Readiness: false while the backend cannot serve (e.g. database connection lost). */
   ready? (): boolean
   /**
