@@ -18,8 +18,9 @@ export const isLogFormat = (s: string): s is LogFormat => (formats as readonly s
 /** The format when none is asked for: readable on a terminal, JSON anywhere else. */
 export const defaultLogFormat = (): LogFormat => process.stderr.isTTY === true ? 'pretty' : 'json'
 
-export async function cliLogger (level: Level, format: LogFormat = defaultLogFormat()): Promise<Logger> {
-  const options = { level, base: { service: 'weft' }, timestamp: pino.stdTimeFunctions.isoTime }
+/** `node`: the node's name, on every line (cluster mode, or when `--node-id` is given). */
+export async function cliLogger (level: Level, format: LogFormat = defaultLogFormat(), node?: string): Promise<Logger> {
+  const options = { level, base: node === undefined ? { service: 'weft' } : { service: 'weft', node }, timestamp: pino.stdTimeFunctions.isoTime }
   let logger: Logger
   if (format === 'json') {
     logger = pino(options, pino.destination({ fd: 2, sync: true }))

@@ -12,6 +12,7 @@ import { createWeft } from './weft.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { memoryStorage } from './storage/memory.js'
 import { postgresStorage } from './storage/postgres.js'
+import { defaultNodeId } from './cluster/index.js'
 import { WeftOptionsError } from './errors.js'
 import { version } from './version.js'
 import { prepareDataDir } from './data-dir.js'
@@ -23,6 +24,8 @@ interface Flags {
   data: string
   memory: boolean
   postgres?: string
+  redis?: string
+  nodeId?: string
   logLevel: Level
   logFormat?: LogFormat
   authSecret?: string
@@ -44,11 +47,18 @@ async function main (): Promise<void> {
   // The createWeft() options among the settings go to it as they are (checked again there).
   const options = Object.fromEntries(optionSettings.filter(o => config[o.name] !== undefined).map(o => [o.name, config[o.name]]))
 
-  const logger = await cliLogger(flags.logLevel, flags.logFormat ?? defaultLogFormat())
   if (flags.memory && flags.postgres !== undefined) {
     process.stderr.write('weft: choose one of --memory and --postgres\n')
     process.exit(2)
   }
+  if (flags.redis !== undefined && flags.postgres === undefined) {
+    process.stderr.write('weft: --redis (cluster mode) needs --postgres: the nodes share their docs\' log there\n')
+    process.exit(2)
+  }
+  // In a cluster every log line and metric names its node.
+  const nodeId = flags.redis !== undefined ? flags.nodeId ?? defaultNodeId() : flags.nodeId
+  const cluster = flags.redis !== undefined ? { redis: flags.redis, nodeId } : undefined
+  const logger = await cliLogger(flags.logLevel, flags.logFormat ?? defaultLogFormat(), nodeId)
   if (!flags.memory && flags.postgres === undefined) {
     try {
       prepareDataDir(flags.data)
@@ -64,7 +74,7 @@ async function main (): Promise<void> {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
       ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
       : undefined
-    weft = await createWeft({ ...options, storage, logger, auth })
+    weft = await createWeft({ ...options, storage, logger, auth, cluster, nodeId })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -94,7 +104,7 @@ async function main (): Promise<void> {
     const port = typeof addr === 'object' && addr != null ? addr.port : flags.port
     const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host
     process.stdout.write(`listening on http://${host}:${port}\n`)
-    logger.info({ version, url: `http://${host}:${port}`, storage: flags.memory ? 'memory' : flags.postgres !== undefined ? 'postgres' : 'leveldb', data: flags.memory || flags.postgres !== undefined ? undefined : flags.data, auth: flags.authSecret !== undefined ? 'hs256' : flags.authJwks !== undefined ? 'jwks' : 'off', set: parsed.from }, 'weft started')
+    logger.info({ version, url: `http://${host}:${port}`, storage: flags.memory ? 'memory' : flags.postgres !== undefined ? 'postgres' : 'leveldb', cluster: flags.redis !== undefined ? 'redis' : undefined, data: flags.memory || flags.postgres !== undefined ? undefined : flags.data, auth: flags.authSecret !== undefined ? 'hs256' : flags.authJwks !== undefined ? 'jwks' : 'off', set: parsed.from }, 'weft started')
     if (flags.authSecret === undefined && flags.authJwks === undefined) {
       logger.warn(`no auth configured: every client may read and write every doc (use --auth-secret or --auth-jwks)${flags.memory ? '; --memory: docs are lost on exit' : ''}`)
     } else if (flags.memory) {

@@ -49,7 +49,18 @@ const help: Record<string, string> = {
   bytes_sent_total: 'Bytes of messages sent to clients, by transport',
   storage_write_seconds: 'Time to store one batch of updates',
   storage_batch_updates: 'Updates per storage batch (group commit)',
-  edit_to_broadcast_seconds: 'From an update\'s arrival at its doc to its broadcast (validation done; queueing, storage, apply)'
+  edit_to_broadcast_seconds: 'From an update\'s arrival at its doc to its broadcast (validation done; queueing, storage, apply)',
+  // Cluster mode only (server/cluster/): registered when a cluster starts.
+  cluster_bus_adds_total: 'Committed groups this node added to the bus (one XADD each)',
+  cluster_bus_add_errors_total: 'Adds refused (a newer group was first) or failed (Redis away); readers back-fill them',
+  cluster_bus_groups_received_total: 'Groups other nodes stored, received from the bus',
+  cluster_bus_lag_seconds: 'From a group\'s add to this node reading it',
+  cluster_head_check_catches_total: 'Docs found behind their stored head by the periodic head check (a lost add, or Redis away)',
+  cluster_presence_publishes_total: 'Presence messages this node published (coalesced per doc)',
+  cluster_presence_received_total: 'Presence messages from other nodes applied',
+  cluster_redis_up: 'Whether the bus\'s Redis connection is ready (1) or not (0)',
+  cluster_postgres_up: 'Whether the shared storage answers (1) or not (0)',
+  cluster_nodes_seen: 'Nodes heard from (this one included)'
 }
 
 /** Label names of the labelled counters (the rest have none). */
@@ -68,7 +79,8 @@ const labelNames: Record<string, string[]> = {
 const buckets: Record<string, number[]> = {
   storage_write_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   storage_batch_updates: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-  edit_to_broadcast_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+  edit_to_broadcast_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  cluster_bus_lag_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 }
 
 let processRegistry: Registry | null = null
@@ -101,8 +113,11 @@ export class Metrics {
   constructor () {
     // Every counter exists from the start (at 0, or with no samples until a label is seen), so
     // dashboards and alerts find the series before the first event (Prometheus' advice).
-    for (const name of Object.keys(help)) if (name.endsWith('_total')) this.counterFor(name, labelNames[name] ?? [])
+    for (const name of Object.keys(help)) if (name.endsWith('_total') && !name.startsWith('cluster_')) this.counterFor(name, labelNames[name] ?? [])
   }
+
+  /** A `node` label on every series of this instance (cluster mode, or `nodeId` given). */
+  setNode (node: string): void { this.registry.setDefaultLabels({ node }) }
   private readonly counters = new Map<string, Counter>()
   private readonly histograms = new Map<string, Histogram>()
   /** Counter values by full name (labels included), for tests and `get()`. */

@@ -6,11 +6,20 @@ import type { Logger } from './logger.js'
 import type { Storage } from './storage/types.js'
 import type { Grant } from './auth/grant.js'
 import { WeftOptionsError } from './errors.js'
+import type { ClusterOptions } from './cluster/index.js'
 import type { AuthOptions } from './auth/jwt.js'
 import { defaults } from './config/defaults.js'
 import { expected, optionSettings, schemaOf } from './config/settings.js'
 
 export interface WeftOptions {
+  /**
+   * Cluster mode: several nodes serve the same docs, sharing them through Redis
+   * (server/cluster/). Needs a storage all nodes share that reports heads (PostgreSQL).
+   * @default off (one node)
+   */
+  cluster?: ClusterOptions
+  /** This node's name: a `node` label on every metric (and the cluster's node id). @default none; in a cluster `<hostname>-<pid>` */
+  nodeId?: string
   /** Where docs live. @default leveldbStorage('./data') */
   storage?: Storage
   /** A pino-compatible logger. The library never prints. @default silent */
@@ -170,8 +179,8 @@ export interface WeftOptions {
   corsOrigins?: string[]
 }
 
-export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins'>> &
-  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
+export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins' | 'cluster' | 'nodeId'>> &
+  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken' | 'cluster' | 'nodeId'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
 export { defaults } from './config/defaults.js'
 // Where embedders and older code found them; they live with access control and the error rules.
@@ -181,7 +190,7 @@ export { WeftOptionsError } from './errors.js'
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth'])
+  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth', 'cluster', 'nodeId'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -232,5 +241,11 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (!Array.isArray(cors) || !cors.every(o => typeof o === 'string' && o !== '')) {
     throw new WeftOptionsError('option "corsOrigins" must be a list of origins such as ["https://dash.example"] or ["*"]')
   }
-  return { ...(out as typeof defaults), corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
+  const cluster = options.cluster
+  if (cluster !== undefined) {
+    if (cluster === null || typeof cluster !== 'object' || typeof cluster.redis !== 'string' || cluster.redis === '') throw new WeftOptionsError('option "cluster" must be { redis: "redis://host:port", nodeId?: string }')
+    if (storage.heads === undefined) throw new WeftOptionsError(`option "cluster" needs a storage every node shares that reports its heads (postgresStorage), not ${storage.kind}`)
+  }
+  if (options.nodeId !== undefined && (typeof options.nodeId !== 'string' || !/^[\w.:-]{1,64}$/.test(options.nodeId))) throw new WeftOptionsError('option "nodeId" must be 1-64 characters of letters, digits, _ . : -')
+  return { ...(out as typeof defaults), cluster, nodeId: options.nodeId ?? cluster?.nodeId, corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
 }

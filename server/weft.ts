@@ -17,6 +17,7 @@ import { Metrics } from './metrics.js'
 import { resolveOptions, type WeftOptions } from './options.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { createTransports, type Transports } from './transports/index.js'
+import { Cluster } from './cluster/index.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
 /**
@@ -44,6 +45,8 @@ export class Weft extends EventEmitter<WeftEvents> {
   /** Internal state, exposed for tests and tools; not a stable API. */
   readonly context: WeftContext
   private readonly transports: Transports
+  /** Cluster mode's bus and presence relay (null on a single node). */
+  private readonly cluster: Cluster | null
   private readonly attached = new Map<HttpServer, { upgrade: (...a: any[]) => void, request?: (...a: any[]) => void }>()
   private closing: Promise<void> | null = null
 
@@ -52,6 +55,9 @@ export class Weft extends EventEmitter<WeftEvents> {
     super()
     const resolved = resolveOptions(options, () => leveldbStorage('./data'), silentLogger)
     const metrics = new Metrics()
+    if (resolved.nodeId !== undefined) metrics.setNode(resolved.nodeId)
+    // Cluster mode: built once the registry exists; the doc hooks below reach it from then on.
+    let cluster: Cluster | null = null
     const writeSeconds = metrics.histogram('storage_write_seconds')
     const batchUpdates = metrics.histogram('storage_batch_updates')
     const editToBroadcast = metrics.histogram('edit_to_broadcast_seconds')
@@ -66,11 +72,13 @@ export class Weft extends EventEmitter<WeftEvents> {
       },
       // Once per flush: with coalescing on, one event covers every client changed in the window.
       onAwareness: (doc, b: AwarenessBroadcast) => {
+        cluster?.awareness(doc, b)
         presenceFlushes.inc()
         presenceStates.inc(b.size)
         if (b.folded > 0) presenceCoalesced.inc(b.folded)
         this.emit('awareness', { doc: doc.name, ...b.changes })
       },
+      onCommitted: (doc, first, updates) => { cluster?.committed(doc, first, updates) },
       onQuarantine: (_doc, records) => { metrics.inc('quarantined_records_total', records) },
       onStored: (_doc, updates, seconds, latencies) => {
         writeSeconds.observe(seconds)
@@ -80,6 +88,8 @@ export class Weft extends EventEmitter<WeftEvents> {
       // reason: read-only (ignored), too-large (4413 / 413), doc-full (ignored until there is room).
       onPresenceRefused: (_doc, outcome) => { metrics.inc(`presence_refused_total{reason="${outcome.kind}"}`) }
     })
+    if (resolved.cluster !== undefined) cluster = new Cluster(registry, resolved.storage, { ...resolved.cluster, nodeId: resolved.nodeId }, resolved.logger, metrics, resolved.maxAwarenessStateBytes)
+    this.cluster = cluster
     this.context = createContext(resolved, metrics, registry)
     this.transports = createTransports(this.context)
     this.router = createRouter(this.context, this.transports)
@@ -137,6 +147,8 @@ export class Weft extends EventEmitter<WeftEvents> {
       }
       await this.transports.close()
       await this.context.registry.close()
+      // After the registry: the docs' final flushes are published before the bus closes.
+      await this.cluster?.close()
       await this.context.options.storage.close()
       for (const [server, entry] of this.attached) {
         if (entry.request !== undefined) server.off('request', entry.request)

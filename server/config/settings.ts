@@ -49,6 +49,8 @@ export const settings: readonly Setting[] = [
   { name: 'data', type: 'string', default: './data', section: 'Server', help: 'LevelDB directory (created if missing)' },
   { name: 'memory', type: 'boolean', default: false, section: 'Server', help: 'keep docs in memory only (lost on exit)' },
   { name: 'postgres', type: 'string', section: 'Server', help: 'store docs in PostgreSQL at this URL instead' },
+  { name: 'redis', type: 'string', section: 'Server', help: 'cluster mode: nodes share docs through Redis at this URL (needs --postgres)' },
+  { name: 'nodeId', type: 'string', shownDefault: '<hostname>-<pid>', section: 'Server', help: 'this node\'s name in logs, metrics and the cluster' },
   { name: 'logLevel', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'warn', section: 'Server', help: 'least severe log lines written (stderr)' },
   { name: 'logFormat', type: 'enum', values: ['json', 'pretty'], shownDefault: 'pretty on a terminal, json otherwise', section: 'Server', help: 'pino JSON lines, or short readable lines' },
   { name: 'ui', type: 'boolean', default: defaults.ui, offFlag: 'no-ui', option: true, section: 'Server', help: 'the home page (/) and the editor (/edit/:doc); --no-ui (WEFT_UI=0) leaves them out, for production (/view/:doc stays, behind auth)' },

@@ -160,6 +160,11 @@ export class DocPresence {
 
   /** A peer joins: it is about to be sent the whole presence, so pending changes go to the others now. */
   joining (): void {
+    this.sendPending()
+  }
+
+  /** Sends the changes waiting in the coalescing window now (the doc is about to unload). */
+  sendPending (): void {
     this.presenceWindow.sendPending()
   }
 
