@@ -40,8 +40,8 @@ export interface LogSink {
   apply (record: HistoryRecord): void
   /** The doc's state as one update: what a compaction stores. */
   state (): Uint8Array
-  /** Storage refused a write: the writers are told (4500). */
-  writeFailed (): void
+  /** Storage refused a write: the peers whose updates it held are told (4500). */
+  writeFailed (origins: ReadonlySet<unknown>): void
   /** After each stored batch (metrics): its size, the write's duration and each update's arrival. */
   stored? (updates: number, writeSeconds: number, arrivals: number[]): void
   /** A batch this node stored, numbered from `first` (the cluster bus publishes it). */
@@ -242,7 +242,7 @@ export class DocLog {
     this.opts.logger.error({ doc: this.name, err }, 'storage write failed; doc is read-only until storage recovers')
     const error = new StorageError(`storage write failed: ${err.message}`)
     for (const w of batch) w.reject(error)
-    this.sink!.writeFailed()
+    this.sink!.writeFailed(new Set(batch.map(w => w.origin)))
     if (wasHealthy) {
       this.probeMs = PROBE_MIN_MS
       this.scheduleProbe()

@@ -163,10 +163,15 @@ export class SharedDoc implements LogSink {
   /** LogSink: the state a compaction stores. */
   state (): Uint8Array { return Y.encodeStateAsUpdate(this.ydoc) }
 
-  /** LogSink: writers learn at once (4500) and reconnect with backoff; their resync retries the write. */
-  writeFailed (): void {
+  /**
+   * LogSink: the writers whose updates failed to store learn at once (4500) and reconnect with
+   * backoff; their resync retries the write. The others stay: readers, and editors that did not
+   * write meanwhile keep their presence (a database away for a while must not make every
+   * cursor in the doc blink); their next write fails the same way until storage recovers.
+   */
+  writeFailed (origins: ReadonlySet<unknown>): void {
     for (const peer of [...this.peers]) {
-      if (peer.access === 'write') peer.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
+      if (peer.access === 'write' && origins.has(peer)) peer.close(CloseCode.storageFailed, CloseReason[CloseCode.storageFailed]!)
     }
   }
 

@@ -38,8 +38,22 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   pool.on('error', () => { healthy = false })
   let closing: Promise<void> | null = null
 
-  async function tx<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A pooled client for a transaction. A connection that dies while checked out emits 'error'
+   * on the client (not the pool): caught here, or it would crash the process; the query in
+   * flight rejects, and the broken client is discarded on release.
+   */
+  async function checkout (): Promise<{ client: pg.PoolClient, release: (err?: Error) => void }> {
     const client = await pool.connect().catch((err: Error) => { healthy = false; throw err })
+    let broken: Error | undefined
+    const onError = (err: Error): void => { broken = err; healthy = false }
+    client.on('error', onError)
+    return { client, release: err => { client.off('error', onError); client.release(err ?? broken) } }
+  }
+
+  async function tx<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const { client, release } = await checkout()
+    let failed: Error | undefined
     try {
       await client.query('BEGIN')
       const result = await fn(client)
@@ -47,11 +61,11 @@ export function postgresStorage (connectionString: string, options: PostgresStor
       healthy = true
       return result
     } catch (err) {
-      if ((err as { code?: string }).code === undefined) healthy = false // a connection error, not an SQL one
+      if ((err as { code?: string }).code === undefined) { healthy = false; failed = err as Error } // a connection error, not an SQL one
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {
-      client.release()
+      release(failed)
     }
   }
 
@@ -159,14 +173,14 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     // is nothing to repair: recovered once the database takes a write again. The probe row is
     // rolled back (and '' is no doc's name).
     async verify () {
-      const client = await pool.connect().catch((err: Error) => { healthy = false; throw err })
+      const { client, release } = await checkout()
       try {
         await client.query('BEGIN')
         await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ('', -1, '\\x00'::bytea)`)
         healthy = true
       } finally {
         await client.query('ROLLBACK').catch(() => {})
-        client.release()
+        release()
       }
     }
   }
