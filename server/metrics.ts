@@ -44,6 +44,7 @@ const help: Record<string, string> = {
   presence_states_coalesced_total: 'Awareness changes never sent because a newer state of the same client went out in the same window',
   client_id_conflicts_total: 'Updates refused for reusing another session\'s Yjs client id',
   quarantined_records_total: 'Stored records quarantined on load (checksum or decode failure)',
+  records_backfilled_total: 'Records another node stored, loaded from storage to fill a gap (a lost or late bus message, the head check)',
   auth_failures_total: 'Requests refused by auth, by reason',
   bytes_received_total: 'Bytes of messages received from clients, by transport',
   bytes_sent_total: 'Bytes of messages sent to clients, by transport',

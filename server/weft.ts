@@ -79,6 +79,7 @@ export class Weft extends EventEmitter<WeftEvents> {
         this.emit('awareness', { doc: doc.name, ...b.changes })
       },
       onCommitted: (doc, first, updates) => { cluster?.committed(doc, first, updates) },
+      onBackfilled: (_doc, records) => { metrics.inc('records_backfilled_total', records) },
       onQuarantine: (_doc, records) => { metrics.inc('quarantined_records_total', records) },
       onStored: (_doc, updates, seconds, latencies) => {
         writeSeconds.observe(seconds)

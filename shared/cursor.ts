@@ -40,4 +40,7 @@ export function parseCursor (docName: string, text: unknown): number | null {
 }
 
 /** The first sequence number of a brand-new doc (see above). */
+/** The cursor of a doc nothing was stored for: no record ever has it (server/docs/blank.ts). */
+export const BLANK_SEQ = 0
+
 export const initialSeq = (): number => Date.now() * 1000

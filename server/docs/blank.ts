@@ -4,13 +4,14 @@
  * with the blank cursor: sequence 0, which no stored record ever has (a new doc's sequence
  * starts at its creation time, shared/cursor.ts). A reader that later follows that cursor while
  * the doc is still blank is up to date, so it waits for the first write like any other reader;
- * once something was written, the blank cursor is outside the doc's window and the reader gets
- * a `reset` with everything (it had nothing).
+ * once something was written, it gets every record since the doc began while the doc's window
+ * still holds them all (docs/history.ts), else a `reset` with everything (it had nothing). A
+ * doc nothing was stored for has this cursor too (SharedDoc.seq), on every node alike.
  */
-import { formatCursor, parseCursor } from '../../shared/cursor.js'
+import { BLANK_SEQ, formatCursor, parseCursor } from '../../shared/cursor.js'
 import type { SharedDoc } from './shared-doc.js'
 
-export const BLANK_SEQ = 0
+export { BLANK_SEQ }
 
 /** A doc with no content: nothing written (or nothing it received could be integrated yet). */
 export function isBlank (doc: SharedDoc): boolean {

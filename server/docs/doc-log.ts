@@ -46,6 +46,8 @@ export interface LogSink {
   stored? (updates: number, writeSeconds: number, arrivals: number[]): void
   /** A batch this node stored, numbered from `first` (the cluster bus publishes it). */
   committed? (first: number, updates: readonly Uint8Array[]): void
+  /** Records stored elsewhere were loaded to fill a gap (metrics). */
+  backfilled? (records: number): void
 }
 
 export class StorageError extends WeftError {
@@ -217,11 +219,13 @@ export class DocLog {
   private async backfill (upTo: number): Promise<void> {
     if (upTo <= this.head) return
     const missed = await this.opts.storage.load(this.name, this.based ? this.seq : undefined)
+    let applied = 0
     for (const r of missed) {
       if (r.seq > upTo) break
       if (!r.intact) { this.opts.logger.error({ doc: this.name, seq: r.seq }, 'a record stored elsewhere fails its checksum; skipped'); continue }
-      if (r.seq > this.head) this.applyRecord({ seq: r.seq, update: r.update, origin: null })
+      if (r.seq > this.head) { this.applyRecord({ seq: r.seq, update: r.update, origin: null }); applied++ }
     }
+    if (applied > 0) this.sink!.backfilled?.(applied)
   }
 
   private applyRecord (record: HistoryRecord): void {

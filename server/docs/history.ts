@@ -3,6 +3,7 @@
  * Bounded by count and bytes; the oldest records fall out first. `baseSeq` is the newest
  * sequence number a client may hold and still be served from here: every record after it is kept.
  */
+import { BLANK_SEQ } from '../../shared/cursor.js'
 import type { UpdateRecord } from '../storage/types.js'
 
 /**
@@ -18,6 +19,12 @@ export class History {
   private records: HistoryRecord[] = []
   private head = 0
   private bytes = 0
+  /**
+   * Every record of the doc is still here (none fell out of the window): applied in order to an
+   * empty doc they make the doc. Then the blank cursor (a reader that had nothing) is served
+   * from here too.
+   */
+  private complete = true
 
   constructor (public baseSeq: number, private readonly maxRecords: number, private readonly maxBytes: number) {}
 
@@ -28,6 +35,7 @@ export class History {
       const old = this.records[this.head++]!
       this.bytes -= old.update.byteLength
       this.baseSeq = old.seq
+      this.complete = false
     }
     // Compact the backing array now and then instead of shifting on every push.
     if (this.head > 1024 && this.head * 2 > this.records.length) {
@@ -42,6 +50,7 @@ export class History {
    */
   since (seq: number, currentSeq: number): HistoryRecord[] | null {
     if (seq === currentSeq) return []
+    if (seq === BLANK_SEQ && this.complete) return this.records.slice(this.head)
     if (seq < this.baseSeq || seq > currentSeq) return null
     // Records are pushed in increasing seq order: binary search for the first one after `seq`.
     // Long polls call this on every request, so a scan of a 10,000-record window would cost

@@ -19,6 +19,7 @@ import { DocLog, StorageError, type DocLogOptions, type LogSink } from './doc-lo
 import { DocPresence } from './doc-presence.js'
 import { defaultPresenceCoalesceMs } from './presence-window.js'
 import { isEmptyUpdate } from './validate.js'
+import { BLANK_SEQ } from '../../shared/cursor.js'
 
 export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   /**
@@ -32,6 +33,8 @@ export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   onAwareness?: (doc: SharedDoc, b: AwarenessBroadcast) => void
   /** Called when a peer's awareness is refused or ignored (metrics). */
   onPresenceRefused?: (doc: SharedDoc, outcome: PresenceRefusal) => void
+  /** Called with the number of records stored elsewhere that filled a gap (metrics). */
+  onBackfilled?: (doc: SharedDoc, records: number) => void
   /** Called when this node stored a batch, numbered from `first` (the cluster bus publishes it). */
   onCommitted?: (doc: SharedDoc, first: number, updates: readonly Uint8Array[]) => void
   /**
@@ -65,8 +68,14 @@ export class SharedDoc implements LogSink {
   }
 
   get awareness (): awarenessProtocol.Awareness { return this.presence.awareness }
-  /** Sequence number of the newest record applied: the cursor of SSE, polls and snapshots. */
-  get seq (): number { return this.log.seq }
+  /**
+   * Sequence number of the newest record applied: the cursor of SSE, polls and snapshots. A doc
+   * nothing was stored for yet has the blank cursor (docs/blank.ts), never the base its log
+   * chose: that base says nothing about records another node may have stored meanwhile, and a
+   * cursor made of it could skip them (a poller handed it, then served from it on another node,
+   * missed the first records).
+   */
+  get seq (): number { return this.log.isBased ? this.log.seq : BLANK_SEQ }
   get history (): History { return this.log.history }
   /** Set while storage refuses writes: the doc is read-only and /readyz fails. */
   get failed (): Error | null { return this.log.failed }
@@ -177,6 +186,9 @@ export class SharedDoc implements LogSink {
 
   /** LogSink: a batch this node stored (before it is applied: the bus may carry it at once). */
   committed (first: number, updates: readonly Uint8Array[]): void { this.opts.onCommitted?.(this, first, updates) }
+
+  /** LogSink: records stored elsewhere filled a gap. */
+  backfilled (records: number): void { this.opts.onBackfilled?.(this, records) }
 
   /** LogSink: metrics of a stored batch. */
   stored (updates: number, writeSeconds: number, arrivals: number[]): void {

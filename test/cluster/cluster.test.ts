@@ -64,6 +64,14 @@ async function metric (node: TestServer, name: string): Promise<number> {
 
 const textOf = (c: StockClient): string => c.text.toString()
 
+/** One stock provider per node on `doc`, synced (and destroyed after the test). */
+async function editors (doc: string, ...on: TestServer[]): Promise<StockClient[]> {
+  const made = on.map(n => stockClient(n.wsUrl, doc))
+  clients.push(...made)
+  await synced(...made)
+  return made
+}
+
 if (!available) {
   describe('cluster', () => { it.skip('PostgreSQL is not reachable (see the warning above)', () => {}) })
 } else {
@@ -143,19 +151,37 @@ if (!available) {
       await waitFor(() => !bob.provider.awareness.getStates().has(cid.doc.clientID), 'node C\'s presence to go', 8000)
     })
 
-    it('an SSE observer reconnecting to random nodes with its cursor gets every record exactly once and in order, audited against PostgreSQL', async () => {
+    it('observers that reconnect to random nodes with their cursor get exactly what they missed: SSE every record once and in order, audited against PostgreSQL; a long-poller never reset', async () => {
       const all = await threeNodes()
       const doc = docName()
-      const writer = stockClient(all[0]!.wsUrl, doc)
-      const second = stockClient(all[2]!.wsUrl, doc)
-      clients.push(writer, second)
-      await synced(writer, second)
+      const [writer, second] = await editors(doc, all[0]!, all[2]!)
       const r = rng(7)
       let typing = true
       const typed = (async () => {
         for (let i = 0; typing && i < 2000; i++) {
-          (i % 3 === 0 ? second : writer).text.insert(0, 'x')
+          (i % 3 === 0 ? second! : writer!).text.insert(0, 'x')
           await sleep(5 + r.int(15))
+        }
+      })()
+      // A long-poller hopping between nodes on every poll, alongside.
+      const polled = new Y.Doc()
+      let pollCursor: string | null = null
+      let polls = 0
+      let pollResets = 0
+      const polling = (async () => {
+        while (typing) {
+          const node = all[r.int(all.length)]!
+          const q = new URLSearchParams({ timeout: '0' })
+          if (pollCursor !== null) q.set('cursor', pollCursor)
+          const res = await fetch(`${node.url}/docs/${encodeURIComponent(doc)}/poll?${q}`)
+          polls++
+          if (res.status === 200) {
+            const body = await res.json() as { cursor: string, update?: string, reset?: boolean }
+            if (body.reset === true && pollCursor !== null) pollResets++
+            if (body.update !== undefined) Y.applyUpdate(polled, Buffer.from(body.update, 'base64'))
+            pollCursor = body.cursor
+          } else await res.body?.cancel()
+          await sleep(r.int(20))
         }
       })()
       const seqs: number[] = []
@@ -166,7 +192,7 @@ if (!available) {
       while (Date.now() < deadline) {
         const node = all[r.int(all.length)]!
         const sse = await openSse(`${node.url}/docs/${encodeURIComponent(doc)}/events`, cursor === undefined ? {} : { lastEventId: cursor })
-        await sleep(30 + r.int(150))
+        await sleep(10 + r.int(60))
         sse.close()
         reconnects++
         for (const e of sse.events) {
@@ -178,6 +204,7 @@ if (!available) {
       }
       typing = false
       await typed
+      await polling
       // Drain: one last stream on another node, until it has everything stored.
       await waitFor(async () => (await storedSeqs(doc)).length > 0, 'records stored')
       const finalSse = await openSse(`${all[1]!.url}/docs/${encodeURIComponent(doc)}/events`, { lastEventId: cursor })
@@ -185,22 +212,28 @@ if (!available) {
       const stored = await storedSeqs(doc)
       await waitFor(() => finalSse.lastEventId !== '' && parseCursor(doc, finalSse.lastEventId) === stored[stored.length - 1], 'the last stream to reach the head', 10_000)
       for (const e of finalSse.events) if (e.event === 'update') seqs.push(parseCursor(doc, e.id)!)
-      // A snapshot's id is a stored record's number; or, of a doc nothing was stored for yet on
-      // that node, the base the node chose (docs/doc-log.ts): then it held nothing, and every
-      // record is expected after it.
+      // A snapshot's id is a stored record's number, or the blank cursor of a doc nothing was
+      // stored for yet on that node (docs/blank.ts): then it held nothing, every record is expected.
       const expected = stored.includes(snapshotSeq!) ? stored.filter(s => s > snapshotSeq!) : stored
-      console.log(`cluster: ${reconnects} reconnects to random nodes, ${seqs.length} records received, ${stored.length} stored`)
-      expect(reconnects).toBeGreaterThan(15)
+      console.log(`cluster: ${reconnects} SSE reconnects and ${polls} polls on random nodes, ${seqs.length} records received, ${stored.length} stored`)
+      expect(reconnects).toBeGreaterThan(50)
       expect(seqs).toEqual(expected)
+      // The poller: never reset once it had a cursor, and it ends with everything (one last poll).
+      const res = await fetch(`${all[0]!.url}/docs/${encodeURIComponent(doc)}/poll?timeout=0&cursor=${encodeURIComponent(pollCursor!)}`)
+      if (res.status === 200) {
+        const body = await res.json() as { update?: string, reset?: boolean }
+        if (body.reset === true) pollResets++
+        if (body.update !== undefined) Y.applyUpdate(polled, Buffer.from(body.update, 'base64'))
+      }
+      expect(polls).toBeGreaterThan(100)
+      expect(pollResets).toBe(0)
+      expect(polled.getText('text').toString()).toBe(textOf(writer!))
     })
 
     it('Redis killed mid-edit and restarted empty: no write error, nothing lost, convergence within seconds of its return', async () => {
       const [a, b] = await Promise.all([startNode('a'), startNode('b')])
       const doc = docName()
-      const writer = stockClient(a.wsUrl, doc)
-      const reader = stockClient(b.wsUrl, doc)
-      clients.push(writer, reader)
-      await synced(writer, reader)
+      const [writer, reader] = await editors(doc, a, b)
       const closes: number[] = []
       writer.provider.on('connection-close', (e: CloseEvent | null) => { closes.push(e?.code ?? 0) })
       const type = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) { writer.text.insert(writer.text.length, 'w'); await sleep(10) } }
@@ -266,10 +299,7 @@ if (!available) {
       for (let round = 0; round < 3; round++) {
         const [a, b] = await Promise.all([startNode('a', postgresUrl, 2 + r.int(4)), startNode('b', postgresUrl, 2 + r.int(4))])
         const doc = docName()
-        const left = stockClient(a.wsUrl, doc)
-        const right = stockClient(b.wsUrl, doc)
-        clients.push(left, right)
-        await synced(left, right)
+        const [left, right] = await editors(doc, a, b)
         for (let i = 0; i < 60; i++) {
           (i % 2 === 0 ? left : right).text.insert(0, String.fromCharCode(97 + (i % 26)))
           await sleep(r.int(8))
@@ -291,10 +321,7 @@ if (!available) {
     it('writers on two nodes of one doc at once: distinct sequence numbers, every record applied once and in order on both', async () => {
       const [a, b] = await Promise.all([startNode('a'), startNode('b')])
       const doc = docName()
-      const left = stockClient(a.wsUrl, doc)
-      const right = stockClient(b.wsUrl, doc)
-      clients.push(left, right)
-      await synced(left, right)
+      const [left, right] = await editors(doc, a, b)
       for (let i = 0; i < 100; i++) {
         left.text.insert(0, 'l')
         right.text.insert(right.text.length, 'r')

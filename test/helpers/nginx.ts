@@ -4,11 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from './server.js'
 import { waitFor } from './wait.js'
+import { freePort } from './free-port.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 export const nginxBinary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p)) ?? null
@@ -18,17 +19,6 @@ export interface Nginx {
   url: string
   wsUrl: string
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 export async function startNginx (upstreamPorts: number[]): Promise<Nginx> {

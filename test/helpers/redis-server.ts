@@ -3,8 +3,8 @@
  * machine's shared one. Nothing is persisted, so a restart comes back empty (the worst case).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { waitFor } from './wait.js'
+import { freePort } from './free-port.js'
 import { Redis } from 'ioredis'
 
 export interface OwnRedis {
@@ -17,17 +17,6 @@ export interface OwnRedis {
   /** A client for the test's own checks (INFO, keys). */
   client (): Redis
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 export async function startOwnRedis (): Promise<OwnRedis> {

@@ -1,8 +1,9 @@
 import pg from 'pg'
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { storageSuite } from '../helpers/storage-suite.js'
 import { haveService, postgresUrl } from '../helpers/services.js'
 import { postgresStorage } from '../../server/storage/postgres.js'
+import { encodeRecord } from '../../server/storage/record-codec.js'
 
 const available = await haveService('postgres')
 
@@ -38,6 +39,36 @@ if (available) {
         cleanup: async () => { for (const s of [storage, ...others]) await s.close(); await dropTables(prefix) }
       }
     }
+  })
+  describe('postgres schema migration', () => {
+    it('a database of the single-node schema (no heads, no version) migrates on open: heads seeded, numbering continues after the stored records', async () => {
+      const prefix = `weft_mig${process.pid}`
+      const client = new pg.Client({ connectionString: postgresUrl })
+      await client.connect()
+      try {
+        await dropTables(prefix)
+        // The tables as the previous release created them, with a doc of three records.
+        await client.query(`CREATE TABLE ${prefix}_updates (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, PRIMARY KEY (doc, seq))`)
+        await client.query(`CREATE TABLE ${prefix}_quarantine (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (doc, seq))`)
+        for (const seq of [5, 6, 7]) await client.query(`INSERT INTO ${prefix}_updates (doc, seq, update) VALUES ('old', $1, $2)`, [seq, Buffer.from(encodeRecord(seq, new Uint8Array([seq])))])
+        // Two nodes start at once: one migrates, the other waits for it (advisory lock).
+        const one = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 })
+        const two = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 })
+        await Promise.all([one.open(), two.open()])
+        expect((await client.query(`SELECT version FROM ${prefix}_schema`)).rows).toEqual([{ version: 2 }])
+        expect(await one.heads!(['old', 'none'])).toEqual(new Map([['old', 7]]))
+        expect(await two.append('old', [new Uint8Array([8])], 0)).toBe(8)
+        expect((await one.load('old')).map(r => r.seq)).toEqual([5, 6, 7, 8])
+        // A record a not-yet-migrated node wrote after the seeding still counts.
+        await client.query(`INSERT INTO ${prefix}_updates (doc, seq, update) VALUES ('late', 40, $1)`, [Buffer.from(encodeRecord(40, new Uint8Array([1])))])
+        expect(await one.append('late', [new Uint8Array([2])], 0)).toBe(41)
+        await one.close()
+        await two.close()
+      } finally {
+        await client.end()
+        await dropTables(prefix)
+      }
+    })
   })
 } else {
   describe('storage conformance: postgres', () => { it.skip('PostgreSQL is not reachable (see the warning above)', () => {}) })
