@@ -20,7 +20,7 @@ const required = process.env.WEFT_REQUIRE_SERVICES === '1'
 const TOKEN = /<\d+:\d+>/g
 const tokensOf = (text: string): string[] => text.match(TOKEN) ?? []
 
-describe('cluster behind nginx', () => {
+describe('cluster: node processes SIGKILLed', () => {
   const cleanups: Array<() => Promise<void> | void> = []
   afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
 
@@ -69,12 +69,18 @@ describe('cluster behind nginx', () => {
       }
     }))
 
-    await sleep(800 + r.int(1200))
-    const victim = kids[r.int(kids.length)]!
-    victim.proc.kill('SIGKILL')
-    await victim.exited
-    const killedAt = typed.size
-    await sleep(2000)
+    // Two rounds: a node killed at a random moment, replaced on its port, then another.
+    const killed: string[] = []
+    for (let round = 0; round < 2; round++) {
+      await sleep(600 + r.int(1200))
+      const at = r.int(kids.length)
+      const victim = kids[at]!
+      victim.proc.kill('SIGKILL')
+      await victim.exited
+      killed.push(`${victim.port} after ${typed.size} tokens`)
+      await sleep(1500)
+      if (round === 0) kids[at] = await startChildServer(['--postgres', postgresUrl, '--redis', redis.url, '--node-id', `kill-${at}-again`, '--port', String(victim.port)])
+    }
     typing = false
     await typingDone
     await watching
@@ -91,10 +97,33 @@ describe('cluster behind nginx', () => {
     const present = new Set(tokensOf(final))
     const missingObserved = [...observed].filter(t => !present.has(t))
     const missingTyped = [...typed].filter(t => !present.has(t))
-    console.log(`cluster/nginx: killed ${victim.url.split(':').pop()} after ${killedAt} tokens; ${typed.size} typed, ${observed.size} observed, ${present.size} in the final text`)
+    console.log(`cluster/nginx: killed ${killed.join(', then ')}; ${typed.size} typed, ${observed.size} observed, ${present.size} in the final text`)
     expect(missingObserved).toEqual([])
     expect(missingTyped).toEqual([])
     // The observer's stream followed too.
     await waitFor(() => mirror.text() === final || mirror.client.ended, 'the SSE observer to catch up', 10_000)
+  }, 90_000)
+
+  it.skipIf(!available)('the presence of a SIGKILLed node\'s clients is removed everywhere within the awareness timeout', async () => {
+    const redis: OwnRedis = await startOwnRedis()
+    cleanups.push(() => redis.stop())
+    const [doomed, survivor] = await Promise.all([1, 2].map(i => startChildServer(['--postgres', postgresUrl, '--redis', redis.url, '--node-id', `presence-${i}`])))
+    cleanups.push(() => { doomed!.proc.kill('SIGKILL'); survivor!.proc.kill('SIGKILL') })
+    const doc = `presence-kill-${Date.now().toString(36)}`
+    const there = stockClient(doomed!.wsUrl, doc)
+    const here = stockClient(survivor!.wsUrl, doc)
+    cleanups.push(() => { there.destroy(); here.destroy() })
+    await synced(there, here)
+    there.provider.awareness.setLocalStateField('user', { name: 'there' })
+    await waitFor(() => here.provider.awareness.getStates().has(there.doc.clientID), 'presence to cross', 5000)
+    // Its node dies without a word; the client cannot say goodbye either (it is cut off).
+    there.provider.shouldConnect = false
+    doomed!.proc.kill('SIGKILL')
+    const t0 = performance.now()
+    await waitFor(() => !here.provider.awareness.getStates().has(there.doc.clientID), 'the dead node\'s presence to go', 30_000, 50)
+    const ms = performance.now() - t0
+    console.log(`cluster: a SIGKILLed node's presence removed after ${ms.toFixed(0)} ms`)
+    // Three missed 2 s heartbeats, well inside the 30 s awareness timeout.
+    expect(ms).toBeLessThan(15_000)
   }, 60_000)
 })
