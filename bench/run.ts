@@ -16,6 +16,7 @@ import { targets } from './lib/targets.js'
 import { failures, onFailure, type BenchContext } from './lib/context.js'
 import { LoadGen } from './lib/loadgen.js'
 import { aggregate, environment, markdown } from './lib/report.js'
+import { cluster } from './scenarios/cluster.js'
 import { coldload } from './scenarios/coldload.js'
 import { fanout } from './scenarios/fanout.js'
 import { idle } from './scenarios/idle.js'
@@ -24,7 +25,7 @@ import { sse } from './scenarios/sse.js'
 import { storm } from './scenarios/storm.js'
 import { trace } from './scenarios/trace.js'
 
-const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence }
+const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence, cluster }
 
 const { values } = parseArgs({
   options: {

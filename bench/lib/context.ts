@@ -49,6 +49,11 @@ export const rssMb = (t: RunningTarget): number => rssKb(t.pid) / 1024
 export const failures: Array<{ target: TargetName, error: string }> = []
 let logFailure: (line: string) => void = line => { process.stderr.write(line + '\n') }
 export function onFailure (log: (line: string) => void): void { logFailure = log }
+export function recordFailure (name: TargetName, err: Error, stderr = ''): void {
+  const error = err.message.split('\n')[0]!
+  failures.push({ target: name, error })
+  logFailure(`  FAILED ${name}: ${error}${stderr !== '' ? ` (server stderr: ${stderr.slice(-300)})` : ''}`)
+}
 
 /**
  * Starts a target, runs `body`, and always disposes of it. A run that throws (a target that
@@ -60,9 +65,7 @@ export async function withTarget (name: TargetName, body: (t: RunningTarget) => 
     t = await RunningTarget.start(name, nodeFlags)
     await body(t)
   } catch (err) {
-    const error = (err as Error).message.split('\n')[0]!
-    failures.push({ target: name, error })
-    logFailure(`  FAILED ${name}: ${error}${t !== null && t.errors !== '' ? ` (server stderr: ${t.errors.slice(-300)})` : ''}`)
+    recordFailure(name, err as Error, t?.errors ?? '')
   } finally {
     await t?.dispose()
   }

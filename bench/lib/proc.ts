@@ -2,7 +2,7 @@
  * Server cost read from /proc, so a target is measured the same way whatever it runs on:
  * CPU = utime + stime of the server process itself (not of a wrapper), memory = VmRSS.
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** Clock ticks per second for /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux x86/arm). */
 const TICKS_PER_SECOND = 100
@@ -27,4 +27,33 @@ export function rssKb (pid: number): number {
 /** The command line of a process, to check that we measure the server and not a wrapper. */
 export function cmdline (pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()
+}
+
+export interface ProcessInfo { pid: number, ppid: number, comm: string }
+
+/** Every process on the machine (pid, parent, command name); ones that exit mid-scan are skipped. */
+export function processes (): ProcessInfo[] {
+  const out: ProcessInfo[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      out.push({ pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(stat.slice(close + 2).split(' ')[1]) })
+    } catch {}
+  }
+  return out
+}
+
+/** TCP connections accepted on `port` that are open now (server side, ESTABLISHED), from /proc/net/tcp and tcp6. */
+export function establishedOn (port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  let n = 0
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f[1]?.endsWith(hex) === true && f[3] === '01') n++
+    }
+  }
+  return n
 }

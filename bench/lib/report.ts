@@ -25,7 +25,8 @@ export function environment (): Record<string, string> {
     'y-websocket (reference)': version('y-websocket-ref'),
     'y-leveldb': version('y-leveldb'),
     '@hocuspocus/server': version('@hocuspocus/server'),
-    '@hocuspocus/extension-sqlite': version('@hocuspocus/extension-sqlite')
+    '@hocuspocus/extension-sqlite': version('@hocuspocus/extension-sqlite'),
+    '@hocuspocus/extension-redis': version('@hocuspocus/extension-redis')
   }
 }
 
@@ -50,16 +51,25 @@ const fmt = (x: number | undefined): string => {
   return x.toFixed(2)
 }
 
+/** Ratio columns: Weft against each other server, and the cluster scenario's comparisons. */
+const ratios: Array<{ head: string, num: TargetName, den: TargetName }> = [
+  ...(['weft-baseline', 'reference', 'hocuspocus', 'relay', 'sse-broadcast'] as const).map(t => ({ head: `Weft / ${t}`, num: 'weft' as const, den: t })),
+  { head: 'cluster-1 / Weft (LevelDB)', num: 'weft-cluster-1', den: 'weft' },
+  { head: 'cluster-2 / cluster-1', num: 'weft-cluster-2', den: 'weft-cluster-1' },
+  { head: 'cluster-3 / cluster-1', num: 'weft-cluster-3', den: 'weft-cluster-1' },
+  { head: 'cluster-3 / hocuspocus-redis', num: 'weft-cluster-3', den: 'hocuspocus-redis' }
+]
+
 export function markdown (rows: Row[]): string {
-  const order: TargetName[] = ['weft', 'weft-baseline', 'reference', 'hocuspocus', 'relay', 'sse-broadcast']
+  const order: TargetName[] = ['weft', 'weft-baseline', 'weft-cluster-1', 'weft-cluster-2', 'weft-cluster-3', 'reference', 'hocuspocus', 'hocuspocus-redis', 'relay', 'sse-broadcast']
   const cols = order.filter(t => rows.some(r => r.values[t] !== undefined))
-  const others = cols.filter(t => t !== 'weft')
-  const head = ['metric', 'unit', ...cols.map(t => targets[t].label), ...others.map(t => `Weft / ${t}`)]
+  const shown = ratios.filter(q => cols.includes(q.num) && cols.includes(q.den))
+  const head = ['metric', 'unit', ...cols.map(t => targets[t].label), ...shown.map(q => q.head)]
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`]
   for (const r of rows) {
-    const w = r.values.weft?.median
-    const cells = [r.metric, r.unit, ...cols.map(t => fmt(r.values[t]?.median)), ...others.map(t => {
-      const o = r.values[t]?.median
+    const cells = [r.metric, r.unit, ...cols.map(t => fmt(r.values[t]?.median)), ...shown.map(q => {
+      const w = r.values[q.num]?.median
+      const o = r.values[q.den]?.median
       return w !== undefined && o !== undefined && o !== 0 && Number.isFinite(w) && Number.isFinite(o) ? `${(w / o).toFixed(2)}×` : '—'
     })]
     lines.push(`| ${cells.join(' | ')} |`)

@@ -12,7 +12,8 @@ import { buildDir, rootDir } from './build.js'
 import { cmdline } from './proc.js'
 import WebSocket from 'ws'
 
-export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast'
+export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast' |
+  'weft-cluster-1' | 'weft-cluster-2' | 'weft-cluster-3' | 'hocuspocus-redis'
 export type Dialect = 'y-websocket' | 'hocuspocus'
 
 export interface TargetInfo {
@@ -35,7 +36,13 @@ export const targets: Record<TargetName, TargetInfo> = {
   reference: { name: 'reference', label: 'y-websocket 1.5.4 + y-leveldb', dialect: 'y-websocket', persistent: true, sse: false, syncs: true },
   hocuspocus: { name: 'hocuspocus', label: 'Hocuspocus 3 + SQLite', dialect: 'hocuspocus', persistent: true, sse: false, syncs: true },
   relay: { name: 'relay', label: 'raw ws relay (limit)', dialect: 'y-websocket', persistent: false, sse: false, syncs: false },
-  'sse-broadcast': { name: 'sse-broadcast', label: 'bare SSE broadcaster (limit)', dialect: 'y-websocket', persistent: false, sse: true, syncs: false }
+  'sse-broadcast': { name: 'sse-broadcast', label: 'bare SSE broadcaster (limit)', dialect: 'y-websocket', persistent: false, sse: true, syncs: false },
+  // The cluster scenario: several processes of one target behind nginx (bench/lib/fleet.ts), each
+  // started with the fleet's own flags (--postgres, --redis, --node-id / --redis, --id).
+  'weft-cluster-1': { name: 'weft-cluster-1', label: 'Weft cluster, 1 node (PostgreSQL + Redis)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  'weft-cluster-2': { name: 'weft-cluster-2', label: 'Weft cluster, 2 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  'weft-cluster-3': { name: 'weft-cluster-3', label: 'Weft cluster, 3 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  'hocuspocus-redis': { name: 'hocuspocus-redis', label: 'Hocuspocus 3 + Redis ext., 3 instances', dialect: 'hocuspocus', persistent: true, sse: false, syncs: true }
 }
 
 function command (name: TargetName, port: number, dataDir: string): { args: string[], env: Record<string, string> } {
@@ -48,6 +55,8 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
     case 'hocuspocus': return { args: [join(buildDir, 'hocuspocus.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'relay': return { args: [join(buildDir, 'relay.mjs'), '--port', String(port)], env: {} }
     case 'sse-broadcast': return { args: [join(buildDir, 'sse-broadcast.mjs'), '--port', String(port)], env: {} }
+    case 'weft-cluster-1': case 'weft-cluster-2': case 'weft-cluster-3': return command('weft', port, dataDir)
+    case 'hocuspocus-redis': return command('hocuspocus', port, dataDir)
   }
 }
 
@@ -74,9 +83,13 @@ export class RunningTarget {
   /** Node flags for every target in this run (the idle scenario shrinks the young generation). */
   nodeFlags: string[] = []
 
-  static async start (name: TargetName, nodeFlags: string[] = []): Promise<RunningTarget> {
+  /** Server flags after the target's own (a cluster node's --postgres, --redis, --node-id). */
+  extraArgs: string[] = []
+
+  static async start (name: TargetName, nodeFlags: string[] = [], extraArgs: string[] = []): Promise<RunningTarget> {
     const t = new RunningTarget(targets[name], await freePort(), mkdtempSync(join(tmpdir(), `weft-bench-${name}-`)))
     t.nodeFlags = nodeFlags
+    t.extraArgs = extraArgs
     await t.spawn()
     return t
   }
@@ -87,6 +100,7 @@ export class RunningTarget {
   private async spawn (): Promise<void> {
     const { args, env } = command(this.info.name, this.port, this.dataDir)
     args.unshift(...this.nodeFlags)
+    args.push(...this.extraArgs)
     // BENCH_PROF=<dir> BENCH_PROF_TARGET=<name>: write a V8 CPU profile of that target (--cpu-prof).
     if (process.env.BENCH_PROF !== undefined && process.env.BENCH_PROF_TARGET === this.info.name) args.unshift('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`)
     const quoted = args.map(a => `'${a.replace(/'/g, "'\\''")}'`).join(' ')

@@ -31,15 +31,33 @@ class Typist {
 const typists: Typist[] = []
 const typist = (i: number): Typist => (typists[i] ??= new Typist(i))
 
-export interface GroupSpec { url: string, dialect: Dialect, rooms: number, clientsPerRoom: number, roomPrefix: string, timeoutMs?: number, syncOnOpen?: boolean }
+export interface GroupSpec {
+  url: string
+  dialect: Dialect
+  rooms: number
+  clientsPerRoom: number
+  roomPrefix: string
+  timeoutMs?: number
+  syncOnOpen?: boolean
+  /** Only the first this many clients of each room type; the others only read (observers). */
+  writersPerRoom?: number
+  /** One client at a time, each in before the next: a round-robin proxy then places them in order. */
+  sequential?: boolean
+  /** Behind a round-robin proxy with `sequential`: the k-th client is on node (first + k) % nodes (latency split into across/same node). */
+  placement?: { nodes: number, first: number }
+}
 
-interface Member { client: RawClient, index: number, room: number, next: number, framed: Buffer[], framing: Framing }
+interface Member { client: RawClient, index: number, room: number, next: number, framed: Buffer[], framing: Framing, writes: boolean, node: number }
 
 export class Group {
   members: Member[] = []
   /** Send times by marker id (NaN = not sent in this phase). */
   sendTimes = new Map<number, number>()
   private latencies: number[] = []
+  /** With a placement: latencies of deliveries to a client on another node than the writer's, and on the same. */
+  private across: number[] = []
+  private same: number[] = []
+  private readonly byIndex = new Map<number, Member>()
   delivered = 0
   echoes = 0
   /** Latencies by the second of the phase the edit was sent in (to see queues build up). */
@@ -56,7 +74,8 @@ export class Group {
       const framing = new Framing(spec.dialect, doc)
       for (let c = 0; c < spec.clientsPerRoom; c++) {
         const index = firstIndex + r * spec.clientsPerRoom + c
-        const member: Member = { client: null as unknown as RawClient, index, room: r, next: 0, framed: [], framing }
+        const order = g.members.length
+        const member: Member = { client: null as unknown as RawClient, index, room: r, next: 0, framed: [], framing, writes: c < (spec.writersPerRoom ?? Infinity), node: spec.placement === undefined ? -1 : (spec.placement.first + order) % spec.placement.nodes }
         member.client = new RawClient({
           url: `${spec.url}/${encodeURIComponent(doc)}`,
           framing,
@@ -65,6 +84,8 @@ export class Group {
           onFrame: data => g.onFrame(member, data)
         })
         g.members.push(member)
+        g.byIndex.set(index, member)
+        if (spec.sequential === true) await settle([member.client], 10_000)
       }
     }
     g.failures = await settle(g.members.map(m => m.client), spec.timeoutMs ?? 60_000)
@@ -81,6 +102,8 @@ export class Group {
       if (sent === undefined) return
       this.delivered++
       this.latencies.push(now - sent)
+      const from = this.byIndex.get(sender)
+      if (from !== undefined && from.node >= 0) (from.node === member.node ? this.same : this.across).push(now - sent)
       const bucket = Math.floor((sent - this.phaseStart) / 1000)
       ;(this.timeline[bucket] ??= []).push(now - sent)
     })
@@ -92,17 +115,20 @@ export class Group {
    */
   async type (intervalMs: number, durationMs: number): Promise<TypingResult> {
     const live = this.members.filter(m => m.client.synced && !m.client.closed)
+    const roomSize = new Map<number, number>()
+    for (const m of live) roomSize.set(m.room, (roomSize.get(m.room) ?? 0) + 1)
+    const typing = live.filter(m => m.writes)
     const perClient = Math.ceil(durationMs / intervalMs) + 1
-    for (const m of live) {
+    for (const m of typing) {
       const t = typist(m.index)
       t.ensure(m.next + perClient)
       m.framed = []
       for (let n = m.next; n < m.next + perClient; n++) m.framed[n] = m.framing.update(t.updates[n]!)
     }
-    const roomSize = new Map<number, number>()
-    for (const m of live) roomSize.set(m.room, (roomSize.get(m.room) ?? 0) + 1)
     this.sendTimes = new Map()
     this.latencies = []
+    this.across = []
+    this.same = []
     this.delivered = 0
     this.echoes = 0
     let sent = 0
@@ -110,15 +136,15 @@ export class Group {
     const start = performance.now()
     this.phaseStart = start
     this.timeline = []
-    const due = live.map(() => start + Math.random() * intervalMs)
+    const due = typing.map(() => start + Math.random() * intervalMs)
     const cpu0 = process.cpuUsage()
     await new Promise<void>(resolve => {
       const timer = setInterval(() => {
         const now = performance.now()
         if (now - start >= durationMs) { clearInterval(timer); resolve(); return }
-        for (let i = 0; i < live.length; i++) {
+        for (let i = 0; i < typing.length; i++) {
           if (due[i]! > now) continue
-          const m = live[i]!
+          const m = typing[i]!
           due[i]! += intervalMs
           if (m.client.closed) continue
           const id = m.index * STRIDE + m.next
@@ -139,6 +165,8 @@ export class Group {
       delivered: this.delivered,
       echoes: this.echoes,
       latency: summarize(this.latencies),
+      acrossNodes: summarize(this.across),
+      sameNode: summarize(this.same),
       loadgenCpuMs: (cpu.user + cpu.system) / 1000,
       closed: this.members.filter(m => m.client.closed).length,
       p50BySecond: Array.from(this.timeline, b => b === undefined ? NaN : Math.round(summarize(b).p50 * 10) / 10)
@@ -157,6 +185,9 @@ export interface TypingResult {
   delivered: number
   echoes: number
   latency: LatencySummary
+  /** With a placement only (else n = 0): deliveries to a client on another node than the writer's, and on the same node. */
+  acrossNodes: LatencySummary
+  sameNode: LatencySummary
   loadgenCpuMs: number
   closed: number
   p50BySecond: number[]
