@@ -1,7 +1,8 @@
 /**
  * A target as several processes behind nginx (the cluster scenario): a redis-server of its own
  * (test/helpers/redis-server.ts), N server processes (RunningTarget, each with the fleet's flags)
- * and nginx with the repo's config in front (test/helpers/nginx.ts, round robin). Clients use
+ * and nginx with the repo's config in front (test/helpers/nginx.ts: round robin, or the config's
+ * own doc affinity for `weft-cluster-3-doc`). Clients use
  * nginx's URL; the bench reads each node directly. `listing()` names every process whose CPU is
  * the fleet's cost: the nodes, its redis-server, its nginx (master and worker) and PostgreSQL's
  * processes except the client backends of other applications (other tests on the shared server).
@@ -22,11 +23,12 @@ export const postgresUrl = process.env.BENCH_POSTGRES ?? 'postgres://postgres@12
 const APP = `weft-bench-${process.pid}`
 
 type Kind = 'single' | 'weft-cluster' | 'hocuspocus-cluster'
-const shapes: Partial<Record<TargetName, { nodes: number, kind: Kind }>> = {
+const shapes: Partial<Record<TargetName, { nodes: number, kind: Kind, balance?: 'doc' }>> = {
   weft: { nodes: 1, kind: 'single' },
   'weft-cluster-1': { nodes: 1, kind: 'weft-cluster' },
   'weft-cluster-2': { nodes: 2, kind: 'weft-cluster' },
   'weft-cluster-3': { nodes: 3, kind: 'weft-cluster' },
+  'weft-cluster-3-doc': { nodes: 3, kind: 'weft-cluster', balance: 'doc' },
   'hocuspocus-redis': { nodes: 3, kind: 'hocuspocus-cluster' }
 }
 
@@ -57,7 +59,7 @@ export class Fleet {
       f.redisPid = await redisPid(f.redis)
     }
     await Promise.all(Array.from({ length: shape.nodes }, async (_, i) => { f.nodes.push(await RunningTarget.start(name, [], nodeArgs(shape.kind, i, f.ownRedis?.url ?? ''))) }))
-    f.nginx = await startNginx(f.nodes.map(n => n.port))
+    f.nginx = await startNginx(f.nodes.map(n => n.port), shape.balance ?? 'round-robin')
     f.db = new pg.Client({ connectionString: postgresUrl })
     await f.db.connect()
     return f

@@ -13,7 +13,7 @@ import { cmdline } from './proc.js'
 import WebSocket from 'ws'
 
 export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast' |
-  'weft-cluster-1' | 'weft-cluster-2' | 'weft-cluster-3' | 'hocuspocus-redis'
+  'weft-cluster-1' | 'weft-cluster-2' | 'weft-cluster-3' | 'weft-cluster-3-doc' | 'hocuspocus-redis'
 export type Dialect = 'y-websocket' | 'hocuspocus'
 
 export interface TargetInfo {
@@ -42,6 +42,8 @@ export const targets: Record<TargetName, TargetInfo> = {
   'weft-cluster-1': { name: 'weft-cluster-1', label: 'Weft cluster, 1 node (PostgreSQL + Redis)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'weft-cluster-2': { name: 'weft-cluster-2', label: 'Weft cluster, 2 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'weft-cluster-3': { name: 'weft-cluster-3', label: 'Weft cluster, 3 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  // nginx with deploy/nginx/weft.conf as shipped: a doc's clients meet on one node.
+  'weft-cluster-3-doc': { name: 'weft-cluster-3-doc', label: 'Weft cluster, 3 nodes, routed by doc', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'hocuspocus-redis': { name: 'hocuspocus-redis', label: 'Hocuspocus 3 + Redis ext., 3 instances', dialect: 'hocuspocus', persistent: true, sse: false, syncs: true }
 }
 
@@ -55,7 +57,7 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
     case 'hocuspocus': return { args: [join(buildDir, 'hocuspocus.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'relay': return { args: [join(buildDir, 'relay.mjs'), '--port', String(port)], env: {} }
     case 'sse-broadcast': return { args: [join(buildDir, 'sse-broadcast.mjs'), '--port', String(port)], env: {} }
-    case 'weft-cluster-1': case 'weft-cluster-2': case 'weft-cluster-3': return command('weft', port, dataDir)
+    case 'weft-cluster-1': case 'weft-cluster-2': case 'weft-cluster-3': case 'weft-cluster-3-doc': return command('weft', port, dataDir)
     case 'hocuspocus-redis': return command('hocuspocus', port, dataDir)
   }
 }

@@ -18,7 +18,7 @@ import { CpuSet } from '../lib/cpu-set.js'
 import { withFleet, type Fleet } from '../lib/fleet.js'
 import type { TargetName } from '../lib/targets.js'
 
-const targets: TargetName[] = ['weft', 'weft-cluster-1', 'weft-cluster-2', 'weft-cluster-3', 'hocuspocus-redis']
+const targets: TargetName[] = ['weft', 'weft-cluster-1', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'hocuspocus-redis']
 
 interface Workload { key: string, name: string, rooms: number, clientsPerRoom: number, writersPerRoom?: number, intervalMs: number, peer: string }
 

@@ -17,6 +17,7 @@ import { openSse, type SseClient } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import { rng } from '../helpers/random.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
+import { nginxBinary, startNginx } from '../helpers/nginx.js'
 
 const available = await haveService('postgres')
 const prefix = `weft_cl${process.pid}`
@@ -315,6 +316,30 @@ if (!available) {
         expect(records).toBeLessThan(60) // they did compact
         for (const cl of clients.splice(0)) cl.destroy()
         await Promise.all(nodes.splice(0).map(n => n.close()))
+      }
+    })
+
+    it.skipIf(nginxBinary === null && process.env.WEFT_REQUIRE_SERVICES !== '1')('the shipped nginx config routes by doc: a doc\'s WebSocket, SSE and poll clients meet on one node, docs spread over the nodes', async () => {
+      const all = await threeNodes()
+      const lb = await startNginx(all.map(n => n.port), 'doc')
+      try {
+        const names = Array.from({ length: 12 }, () => docName())
+        for (const doc of names) {
+          const c = [stockClient(lb.wsUrl, doc), stockClient(lb.wsUrl, doc), stockClient(lb.wsUrl, doc)]
+          clients.push(...c)
+          await synced(...c)
+          const sse = await openSse(`${lb.url}/docs/${encodeURIComponent(doc)}/events`)
+          streams.push(sse)
+          await sse.next(e => e.event === 'snapshot', 'snapshot')
+          await fetch(`${lb.url}/docs/${encodeURIComponent(doc)}/poll?timeout=0`).then(async r => await r.text())
+          const holding = all.filter(n => n.weft.context.registry.has(doc))
+          expect(holding.length, `nodes holding ${doc}`).toBe(1)
+          expect(holding[0]!.weft.context.registry.get(doc)!.peers.size).toBe(5) // 3 sockets, the stream, the poll hub
+        }
+        const perNode = all.map(n => names.filter(d => n.weft.context.registry.has(d)).length)
+        expect(perNode.filter(x => x > 0).length).toBeGreaterThan(1)
+      } finally {
+        await lb.stop()
       }
     })
 

@@ -21,7 +21,12 @@ export interface Nginx {
   stop (): Promise<void>
 }
 
-export async function startNginx (upstreamPorts: number[]): Promise<Nginx> {
+/**
+ * `balance`: `doc` runs the config as shipped (a doc's clients meet on one node); `round-robin`
+ * drops its `hash` line, so the clients of one doc spread over the nodes (what the cluster tests
+ * need to exercise the bus).
+ */
+export async function startNginx (upstreamPorts: number[], balance: 'doc' | 'round-robin' = 'round-robin'): Promise<Nginx> {
   if (nginxBinary === null) throw new Error('nginx is not installed (apt-get install -y nginx; .ci/run installs it)')
   const port = await freePort()
   const dir = tempDir('weft-nginx-')
@@ -30,6 +35,7 @@ export async function startNginx (upstreamPorts: number[]): Promise<Nginx> {
   const servers = upstreamPorts.map(p => `  server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')
   site = site.replace(/(upstream weft \{[\s\S]*?)(  server 127\.0\.0\.1:\d+[^\n]*\n)+/, (_m, head: string) => `${head}${servers}\n`)
   site = site.replace(/listen \d+;/, `listen 127.0.0.1:${port};`)
+  if (balance === 'round-robin') site = site.replace(/^\s*hash \$weft_doc consistent;\n/m, '')
   writeFileSync(join(dir.path, 'weft.conf'), site)
   const user = process.getuid?.() === 0 ? 'user root;' : ''
   writeFileSync(join(dir.path, 'nginx.conf'), `${user}
@@ -62,7 +68,8 @@ http {
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
     async stop () {
-      if (proc.exitCode === null) { proc.kill('SIGQUIT'); await exited }
+      // Fast shutdown (SIGTERM): a graceful one (SIGQUIT) would wait for every open WebSocket.
+      if (proc.exitCode === null) { proc.kill('SIGTERM'); await exited }
       dir.remove()
     }
   }
