@@ -54,7 +54,6 @@ export class Session implements DocPeer {
   /** WebSocket clients hear their own awareness renewals: see `DocPeer.echoAwareness`. */
   readonly echoAwareness = true
   private deniedSent = false
-  private closed = false
 
   constructor (
     readonly doc: SharedDoc,
@@ -192,15 +191,17 @@ export class Session implements DocPeer {
   deliverUpdate (b: UpdateBroadcast): void { this.pipe.send(b.wsMessage) }
   deliverAwareness (b: AwarenessBroadcast): void { this.pipe.send(b.wsMessage) }
 
+  /**
+   * Ends the session through its pipe. Pipes make it idempotent (a socket already closing
+   * ignores it; an ended HTTP session stays ended), and not latched here: an HTTP editor's pipe
+   * ignores a storage failure (its next POST is answered 503), so a later conflict must still end it.
+   */
   close (code: number, reason: string, detail?: string): void {
-    if (this.closed) return
-    this.closed = true
     this.pipe.close(code, reason, detail)
   }
 
   /** Leaves the doc (its awareness states go with it). Idempotent. */
   detach (): void {
-    this.closed = true
     this.doc.removePeer(this)
   }
 }

@@ -150,6 +150,17 @@ export class SharedDoc implements LogSink {
   /** Applies what storage holds up to `upTo` that this doc lacks (doc-log.ts `catchUp`). */
   catchUp (upTo: number): Promise<void> { return this.log.catchUp(upTo) }
 
+  /**
+   * Before a reader's cursor is served: a cursor another node handed out may name records this
+   * node has not applied yet (its bus is a few ms behind). They are stored, so catch up from
+   * storage first, and the cursor is served exactly instead of reset. A cursor past anything
+   * stored (garbage, a past life of the doc) costs one storage read, then gets its reset.
+   */
+  async reach (cursorSeq: number | null): Promise<void> {
+    if (cursorSeq === null || cursorSeq === BLANK_SEQ || cursorSeq <= this.seq) return
+    await this.log.catchUp(cursorSeq).catch(() => {})
+  }
+
   /** Resolves when everything submitted so far is stored (or failed). */
   flushed (): Promise<void> { return this.log.flushed() }
 

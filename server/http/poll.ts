@@ -67,6 +67,7 @@ export function pollRoutes (router: Router, ctx: WeftContext, sessions: HttpSess
         shared = session.doc
       }
       if (sv !== undefined) validateStateVector(sv, shared.ydoc) // 400 past the doc's bound
+      await shared.reach(parseCursor(doc, q.cursor))
       hubs.poll(res, {
         doc: shared,
         editor: session?.session ?? null,

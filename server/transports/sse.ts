@@ -190,6 +190,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
       doc = r.editor.doc
       release = () => {}
     }
+    await doc.reach(parseCursor(doc.name, r.cursor))
     // The client may have gone while the doc loaded.
     if (req.socket.destroyed || closing !== null) {
       release()
