@@ -82,6 +82,13 @@ export function postgresStorage (connectionString: string, options: PostgresStor
 
   const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
+  // The doc's numbers, taken (and its head row locked until COMMIT) by one statement. A doc with
+  // records but no head row yet (stored before heads existed, by a node not yet migrated) starts
+  // from them.
+  const takeHead = `INSERT INTO ${heads} (doc, head) VALUES ($1, GREATEST($2::bigint, (SELECT max(seq) FROM ${updates} WHERE doc = $1)) + $3)
+    ON CONFLICT (doc) DO UPDATE SET head = GREATEST(${heads}.head, $2::bigint) + $3 RETURNING head`
+  const appendRecords = `INSERT INTO ${updates} (doc, seq, update) SELECT $1, s, u FROM unnest($2::bigint[], $3::bytea[]) AS r(s, u)`
+
   return {
     kind: 'postgres',
     async open () {
@@ -116,18 +123,14 @@ export function postgresStorage (connectionString: string, options: PostgresStor
       return await tx(async client => {
         // The head row: taken (and locked until COMMIT) by this statement. A doc with records but
         // no head row yet (stored before heads existed, by a node not yet migrated) starts from them.
-        const { rows: [row] } = await client.query<{ head: string }>(
-          `INSERT INTO ${heads} (doc, head) VALUES ($1, GREATEST($2::bigint, (SELECT max(seq) FROM ${updates} WHERE doc = $1)) + $3)
-           ON CONFLICT (doc) DO UPDATE SET head = GREATEST(${heads}.head, $2::bigint) + $3 RETURNING head`, [doc, after, k])
+        const { rows: [row] } = await client.query<{ head: string }>({ name: `${prefix}-take-head`, text: takeHead, values: [doc, after, k] })
         const first = Number(row!.head) - k + 1
         if (k === 0) return first
-        // One multi-row INSERT: one round trip per batch.
-        const values: unknown[] = [doc]
-        const rows = batch.map((update, i) => {
-          values.push(first + i, Buffer.from(encodeRecord(first + i, update)))
-          return `($1, $${i * 2 + 2}, $${i * 2 + 3})`
-        })
-        await client.query(`INSERT INTO ${updates} (doc, seq, update) VALUES ${rows.join(', ')}`, values)
+        // One INSERT of any batch size, prepared once per connection like the head's: the
+        // statements of every commit are parsed and planned once, not per group.
+        const seqs = batch.map((_, i) => first + i)
+        const records = batch.map((update, i) => Buffer.from(encodeRecord(first + i, update)))
+        await client.query({ name: `${prefix}-append`, text: appendRecords, values: [doc, seqs, records] })
         return first
       })
     },
