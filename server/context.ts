@@ -11,6 +11,7 @@ import { createAuthorizer } from './auth/authorize.js'
 import { buildVerifier, type Verify } from './auth/jwt.js'
 import { ConnectionLimits } from './limits/connections.js'
 import type { SessionContext } from './session.js'
+import type { Hooks } from './hooks.js'
 
 export interface WeftContext {
   options: ResolvedOptions
@@ -33,7 +34,7 @@ export interface WeftContext {
 /** `http` is the editor's POSTs; `sse` and `poll` what observers and HTTP editors receive. */
 export type TrafficTransport = 'websocket' | 'sse' | 'poll' | 'http'
 
-export function createContext (options: ResolvedOptions, metrics: Metrics, registry: DocRegistry): WeftContext {
+export function createContext (options: ResolvedOptions, metrics: Metrics, registry: DocRegistry, hooks?: Hooks): WeftContext {
   const traffic = Object.fromEntries((['websocket', 'sse', 'poll', 'http'] as const).map(transport => [transport, {
     received: metrics.counter('bytes_received_total', { transport }),
     sent: metrics.counter('bytes_sent_total', { transport })
@@ -42,7 +43,7 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
   return {
     options,
     verifyJwt,
-    session: { limits: { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, logger: options.logger, metrics },
+    session: { limits: { maxUpdateBytes: options.maxMessageBytes, maxAwarenessStateBytes: options.maxAwarenessStateBytes }, logger: options.logger, metrics, hooks },
     registry,
     metrics,
     traffic,

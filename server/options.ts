@@ -7,6 +7,7 @@ import type { Storage } from './storage/types.js'
 import type { Grant } from './auth/grant.js'
 import { WeftOptionsError } from './errors.js'
 import type { ClusterOptions } from './cluster/index.js'
+import type { WeftHooks } from './hooks.js'
 import type { AuthOptions } from './auth/jwt.js'
 import { defaults } from './config/defaults.js'
 import { expected, optionSettings, schemaOf } from './config/settings.js'
@@ -18,6 +19,14 @@ export interface WeftOptions {
    * @default off (one node)
    */
   cluster?: ClusterOptions
+  /**
+   * Your code at the points of a doc's and a session's life (server/hooks.ts), run in list order:
+   * `beforeUpdate` may refuse an update; `onConnect`, `onDisconnect`, `onChange`, `onLoad`,
+   * `onUnload` observe. @default none
+   */
+  hooks?: WeftHooks[]
+  /** `onChange` hooks hear of a doc's stored changes at most this often (ms). @default 2000 */
+  changeDebounceMs?: number
   /** This node's name: a `node` label on every metric (and the cluster's node id). @default none; in a cluster `<hostname>-<pid>` */
   nodeId?: string
   /** Where docs live. @default leveldbStorage('./data') */
@@ -179,8 +188,8 @@ export interface WeftOptions {
   corsOrigins?: string[]
 }
 
-export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins' | 'cluster' | 'nodeId'>> &
-  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken' | 'cluster' | 'nodeId'> & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
+export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins' | 'cluster' | 'nodeId' | 'hooks' | 'changeDebounceMs'>> &
+  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken' | 'cluster' | 'nodeId'> & { hooks: WeftHooks[], changeDebounceMs: number } & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
 export { defaults } from './config/defaults.js'
 // Where embedders and older code found them; they live with access control and the error rules.
@@ -190,7 +199,7 @@ export { WeftOptionsError } from './errors.js'
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth', 'cluster', 'nodeId'])
+  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth', 'cluster', 'nodeId', 'hooks', 'changeDebounceMs'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -247,5 +256,15 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
     if (storage.heads === undefined) throw new WeftOptionsError(`option "cluster" needs a storage every node shares that reports its heads (postgresStorage), not ${storage.kind}`)
   }
   if (options.nodeId !== undefined && (typeof options.nodeId !== 'string' || !/^[\w.:-]{1,64}$/.test(options.nodeId))) throw new WeftOptionsError('option "nodeId" must be 1-64 characters of letters, digits, _ . : -')
-  return { ...(out as typeof defaults), cluster, nodeId: options.nodeId ?? cluster?.nodeId, corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
+  const hooks = options.hooks ?? []
+  if (!Array.isArray(hooks) || !hooks.every(h => h !== null && typeof h === 'object')) throw new WeftOptionsError('option "hooks" must be a list of objects with hook functions (onConnect, beforeUpdate, …)')
+  for (const h of hooks) {
+    for (const [name, fn] of Object.entries(h)) {
+      if (!['onConnect', 'onDisconnect', 'beforeUpdate', 'onChange', 'onLoad', 'onUnload'].includes(name)) throw new WeftOptionsError(`option "hooks": unknown hook "${name}" (known: onConnect, onDisconnect, beforeUpdate, onChange, onLoad, onUnload)`)
+      if (typeof fn !== 'function') throw new WeftOptionsError(`option "hooks": ${name} must be a function`)
+    }
+  }
+  const changeDebounceMs = options.changeDebounceMs ?? 2000
+  if (!Number.isInteger(changeDebounceMs) || changeDebounceMs < 0) throw new WeftOptionsError('option "changeDebounceMs" must be a whole number of ms ≥ 0')
+  return { ...(out as typeof defaults), hooks, changeDebounceMs, cluster, nodeId: options.nodeId ?? cluster?.nodeId, corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
 }

@@ -24,6 +24,7 @@ import { behindProbe, ClientIdConflictError, probeStateVector } from './docs/cli
 import { submitChecked } from './docs/write-gate.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
+import type { HookTransport, Hooks } from './hooks.js'
 
 /** The transport side of a session: how to send a message and how to end it. */
 export interface Pipe {
@@ -48,12 +49,15 @@ export interface SessionContext {
   limits: SessionLimits
   logger: Logger
   metrics?: Metrics
+  /** The embedder's hooks (server/hooks.ts): connect, disconnect, beforeUpdate. */
+  hooks?: Hooks
 }
 
 export class Session implements DocPeer {
   /** WebSocket clients hear their own awareness renewals: see `DocPeer.echoAwareness`. */
   readonly echoAwareness = true
   private deniedSent = false
+  private joined = false
 
   constructor (
     readonly doc: SharedDoc,
@@ -61,11 +65,17 @@ export class Session implements DocPeer {
     /** An HTTP editor's access follows its latest request's grant. */
     public access: Access,
     private readonly ctx: SessionContext,
-    readonly user?: string
+    readonly user?: string,
+    /** The pipe's kind, for hooks and logs. */
+    readonly transport: HookTransport = 'websocket'
   ) {}
 
   /** Joins the doc's peers: it hears the doc's changes and may hold awareness ids. */
-  join (): void { this.doc.addPeer(this) }
+  join (): void {
+    this.doc.addPeer(this)
+    this.joined = true
+    this.ctx.hooks?.connected({ doc: this.doc.name, user: this.user, access: this.access, transport: this.transport })
+  }
 
   /**
    * The y-websocket greeting: the server's step1, then everyone's awareness. A writer's step1 is
@@ -143,6 +153,8 @@ export class Session implements DocPeer {
       }
       return Promise.resolve()
     }
+    // The embedder's rules first: a refusal (thrown) leaves the doc as it was.
+    if (this.ctx.hooks?.any === true && !isEmptyUpdate(update)) this.ctx.hooks.beforeUpdate({ doc: this.doc.name, user: this.user, transport: this.transport, update })
     let submitted: Promise<void>
     try {
       submitted = submitChecked(this.doc, update, this, { maxUpdateBytes: this.ctx.limits.maxUpdateBytes })
@@ -203,5 +215,8 @@ export class Session implements DocPeer {
   /** Leaves the doc (its awareness states go with it). Idempotent. */
   detach (): void {
     this.doc.removePeer(this)
+    if (!this.joined) return
+    this.joined = false
+    this.ctx.hooks?.disconnected({ doc: this.doc.name, user: this.user, access: this.access, transport: this.transport })
   }
 }

@@ -7,7 +7,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Duplex } from 'node:stream'
 import express from 'express'
 import { createContext, type WeftContext } from './context.js'
-import type { AwarenessBroadcast, UpdateBroadcast } from './docs/broadcast.js'
+import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from './docs/broadcast.js'
 import { DocHandle } from './docs/handle.js'
 import { DocRegistry } from './docs/registry.js'
 import { checkDocName } from './doc-name.js'
@@ -18,6 +18,11 @@ import { resolveOptions, type WeftOptions } from './options.js'
 import { leveldbStorage } from './storage/leveldb.js'
 import { createTransports, type Transports } from './transports/index.js'
 import { Cluster } from './cluster/index.js'
+import { Hooks } from './hooks.js'
+import { Session } from './session.js'
+import { SseObserver } from './transports/sse.js'
+import { CloseCode } from '../shared/close-codes.js'
+import { WeftOptionsError } from './errors.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
 /**
@@ -45,6 +50,7 @@ export class Weft extends EventEmitter<WeftEvents> {
   /** Internal state, exposed for tests and tools; not a stable API. */
   readonly context: WeftContext
   private readonly transports: Transports
+  private readonly hooks: Hooks
   /** Cluster mode's bus and presence relay (null on a single node). */
   private readonly cluster: Cluster | null
   private readonly attached = new Map<HttpServer, { upgrade: (...a: any[]) => void, request?: (...a: any[]) => void }>()
@@ -55,6 +61,7 @@ export class Weft extends EventEmitter<WeftEvents> {
     super()
     const resolved = resolveOptions(options, () => leveldbStorage('./data'), silentLogger)
     const metrics = new Metrics()
+    const hooks = new Hooks(resolved.hooks, resolved.logger, resolved.changeDebounceMs)
     if (resolved.nodeId !== undefined) metrics.setNode(resolved.nodeId)
     // Cluster mode: built once the registry exists; the doc hooks below reach it from then on.
     let cluster: Cluster | null = null
@@ -68,6 +75,7 @@ export class Weft extends EventEmitter<WeftEvents> {
       ...resolved,
       onUpdate: (doc, b: UpdateBroadcast) => {
         metrics.inc('updates_total')
+        if (hooks.any) hooks.changed(doc.name, b.seq, (b.origin as DocPeer | null)?.user)
         this.emit('update', { doc: doc.name, update: b.update, seq: b.seq, origin: b.origin })
       },
       // Once per flush: with coalescing on, one event covers every client changed in the window.
@@ -91,7 +99,12 @@ export class Weft extends EventEmitter<WeftEvents> {
     })
     if (resolved.cluster !== undefined) cluster = new Cluster(registry, resolved.storage, { ...resolved.cluster, nodeId: resolved.nodeId }, resolved.logger, metrics, resolved.maxAwarenessStateBytes)
     this.cluster = cluster
-    this.context = createContext(resolved, metrics, registry)
+    this.context = createContext(resolved, metrics, registry, hooks)
+    this.hooks = hooks
+    if (hooks.any) {
+      registry.on('loaded', doc => hooks.loaded(doc.name))
+      registry.on('unloading', doc => hooks.unloaded(doc.name))
+    }
     this.transports = createTransports(this.context)
     this.router = createRouter(this.context, this.transports)
     metrics.gauge('docs_loaded', () => registry.size)
@@ -125,6 +138,28 @@ export class Weft extends EventEmitter<WeftEvents> {
     return new DocHandle(lease.doc, lease.release)
   }
 
+  /**
+   * Ends the sessions that match (all of a doc's, a user's, or a user's on one doc), on every
+   * transport and this node: WebSockets are closed with 4401 ("authenticate again": after a
+   * permission change the next upgrade is refused or granted anew), HTTP editor sessions end,
+   * SSE streams end. Returns how many were ended.
+   */
+  disconnect (which: { doc?: string, user?: string }): number {
+    if (which.doc === undefined && which.user === undefined) throw new WeftOptionsError('disconnect() needs a doc, a user or both')
+    let ended = 0
+    for (const doc of this.context.registry.docs()) {
+      if (which.doc !== undefined && doc.name !== which.doc) continue
+      for (const peer of [...doc.peers]) {
+        // Only peers that stand for a client: sessions and streams (not poll hubs, handles, relays).
+        if (!(peer instanceof Session) && !(peer instanceof SseObserver)) continue
+        if (which.user !== undefined && peer.user !== which.user) continue
+        peer.close(CloseCode.unauthorized, 'disconnected by the server')
+        ended++
+      }
+    }
+    return ended
+  }
+
   stats (): WeftStats {
     const docs = this.context.registry.docs()
     return {
@@ -148,6 +183,7 @@ export class Weft extends EventEmitter<WeftEvents> {
       }
       await this.transports.close()
       await this.context.registry.close()
+      this.hooks.flush()
       // After the registry: the docs' final flushes are published before the bus closes.
       await this.cluster?.close()
       await this.context.options.storage.close()

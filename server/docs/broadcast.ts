@@ -114,6 +114,8 @@ export interface DocPeer {
    * per-connection presence caps do not apply to it (its clients met them on their node).
    */
   readonly relay?: boolean
+  /** Whose peer this is (its token's `sub`), when known: `weft.disconnect({ user })` matches it. */
+  readonly user?: string
   /** The doc ends the peer: storage failure (4500), shutdown (1012), unload. */
   close (code: number, reason: string): void
 }

@@ -40,7 +40,7 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
       let editor
       const sessionId = queryParam(req, 'session')
       if (sessionId !== undefined && sessionId !== '') {
-        const session = await sessions.get(doc, sessionId, grant.access)
+        const session = await sessions.get(doc, sessionId, grant.access, grant.user)
         res.once('close', session.hold())
         editor = session.session
       }

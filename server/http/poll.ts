@@ -62,7 +62,7 @@ export function pollRoutes (router: Router, ctx: WeftContext, sessions: HttpSess
         shared = hold.doc
       } else {
         // An HTTP editor's poll: its session holds the doc.
-        session = await sessions.get(doc, sessionId, grant.access)
+        session = await sessions.get(doc, sessionId, grant.access, grant.user)
         releases.push(session.hold())
         shared = session.doc
       }

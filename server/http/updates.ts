@@ -66,7 +66,7 @@ export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSe
       const update = await body(req, res)
       let editor: Session
       if (sessionId != null) {
-        const session = await sessions.get(doc, sessionId, grant.access)
+        const session = await sessions.get(doc, sessionId, grant.access, grant.user)
         release = session.hold()
         editor = session.session
       } else {
@@ -74,7 +74,7 @@ export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSe
         // that never joins the doc's peers. Hold the doc for the request.
         const lease = await ctx.registry.lease(doc)
         release = lease.release
-        editor = new Session(lease.doc, cursorPipe(), grant.access, ctx.session, grant.user)
+        editor = new Session(lease.doc, cursorPipe(), grant.access, ctx.session, grant.user, 'http')
       }
       // A WebSocket editor's rules (server/session.ts): 400 for an invalid update or too many
       // pending structs; 409 for a client id that names other content here, which also ends the
@@ -121,7 +121,7 @@ export function updateRoutes (router: Router, ctx: WeftContext, sessions: HttpSe
         res.status(204).end()
         return
       }
-      const session = await sessions.get(doc, sessionId, grant.access)
+      const session = await sessions.get(doc, sessionId, grant.access, grant.user)
       release = session.hold()
       // A WebSocket editor's rules (server/session.ts). A read-only session's presence and a
       // newcomer's state in a full doc are ignored, not refused: 204 (a 403 would make an HTTP

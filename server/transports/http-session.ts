@@ -67,6 +67,7 @@ export class HttpSession {
     private readonly lease: DocLease,
     access: Access,
     sessions: SessionContext,
+    user: string | undefined,
     private readonly onEnd: (s: HttpSession) => void,
     private readonly idleMs: number,
     rate: { perSecond: number, burst: number }
@@ -75,7 +76,7 @@ export class HttpSession {
     // The doc ends its writers on a storage failure (4500): an HTTP editor has nothing open to
     // close, its next POST is answered 503 while storage still fails. Any other end (a client
     // id conflict, too much presence) ends the session, its awareness with it.
-    this.session = new Session(lease.doc, cursorPipe(code => { if (code !== CloseCode.storageFailed) this.expire() }), access, sessions)
+    this.session = new Session(lease.doc, cursorPipe(code => { if (code !== CloseCode.storageFailed) this.expire() }), access, sessions, user, 'http')
     this.session.join()
   }
 
@@ -180,7 +181,7 @@ export class HttpSessions {
    * The session `id` on `doc`, created (and the doc acquired) on first use. `access` is the
    * grant of the current request: a session's access follows its latest request.
    */
-  async get (doc: string, id: string, access: Access): Promise<HttpSession> {
+  async get (doc: string, id: string, access: Access, user?: string): Promise<HttpSession> {
     if (this.closed) throw new Error('server is shutting down')
     if (!SESSION_ID.test(id)) throw new SessionIdError('session id must be 8-64 characters of [A-Za-z0-9_-]')
     const key = HttpSessions.key(doc, id)
@@ -193,7 +194,7 @@ export class HttpSessions {
       const lease = await this.ctx.registry.lease(doc)
       const { maxMessagesPerSecond: perSecond, messageBurst: burst, httpSessionIdleMs } = this.ctx.options
       const slot = this.claim(key)
-      const session = new HttpSession(id, lease, access, this.ctx.session, s => {
+      const session = new HttpSession(id, lease, access, this.ctx.session, user, s => {
         slot()
         if (this.sessions.get(key) === s) this.sessions.delete(key)
       }, httpSessionIdleMs, { perSecond, burst })

@@ -85,6 +85,8 @@ export class SseObserver implements DocPeer, FeedMember {
   private burst = 0
   /** An SSE + POST editor's session: updates and awareness it made itself are not sent back. */
   editor: DocPeer | null = null
+  /** Who is watching (its token's `sub`), for `weft.disconnect({ user })`. */
+  user: string | undefined
 
   constructor (
     readonly doc: SharedDoc,
@@ -212,6 +214,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     const feed = feedFor(doc, r.pinned)
     const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow, ctx.traffic.sse.sent)
     observer.editor = r.editor ?? null
+    observer.user = r.grant.user
     const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined, observer.editor)]
     if (r.awareness) {
       const all = doc.encodeAllAwareness()
