@@ -19,10 +19,7 @@ import { leveldbStorage } from './storage/leveldb.js'
 import { createTransports, type Transports } from './transports/index.js'
 import { Cluster } from './cluster/index.js'
 import { Hooks } from './hooks.js'
-import { Session } from './session.js'
-import { SseObserver } from './transports/sse.js'
-import { CloseCode } from '../shared/close-codes.js'
-import { WeftOptionsError } from './errors.js'
+import { disconnect } from './transports/disconnect.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
 /**
@@ -145,19 +142,7 @@ export class Weft extends EventEmitter<WeftEvents> {
    * SSE streams end. Returns how many were ended.
    */
   disconnect (which: { doc?: string, user?: string }): number {
-    if (which.doc === undefined && which.user === undefined) throw new WeftOptionsError('disconnect() needs a doc, a user or both')
-    let ended = 0
-    for (const doc of this.context.registry.docs()) {
-      if (which.doc !== undefined && doc.name !== which.doc) continue
-      for (const peer of [...doc.peers]) {
-        // Only peers that stand for a client: sessions and streams (not poll hubs, handles, relays).
-        if (!(peer instanceof Session) && !(peer instanceof SseObserver)) continue
-        if (which.user !== undefined && peer.user !== which.user) continue
-        peer.close(CloseCode.unauthorized, 'disconnected by the server')
-        ended++
-      }
-    }
-    return ended
+    return disconnect(this.context.registry, which)
   }
 
   stats (): WeftStats {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../../test/helpers/free-port.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildDir, rootDir } from './build.js'
@@ -62,16 +62,8 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
   }
 }
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+// One free-port helper for the tests and the bench (the bench already runs the tests' nginx and Redis helpers).
+export { freePort }
 
 export class RunningTarget {
   proc!: ChildProcess

@@ -12,6 +12,8 @@ import type { WeftContext } from '../context.js'
 import { DocHandle } from '../docs/handle.js'
 import { AuthError } from '../auth/grant.js'
 import { adminCheck } from '../auth/admin.js'
+import { statusOf } from '../errors.js'
+import { disconnect } from '../transports/disconnect.js'
 
 export interface DocListEntry {
   name: string
@@ -114,5 +116,19 @@ export function docListRoutes (router: Router, ctx: WeftContext): void {
       return
     }
     res.json(await listDocs(ctx, Math.min(raw, MAX_LIMIT)))
+  })
+
+  // Kicking, e.g. after a permission change: POST /admin/disconnect?user=…&doc=… (either or both).
+  router.post('/admin/disconnect', async (req, res) => {
+    res.set('Cache-Control', 'no-store')
+    try {
+      await checkAdmin(req)
+      const doc = typeof req.query.doc === 'string' && req.query.doc !== '' ? req.query.doc : undefined
+      const user = typeof req.query.user === 'string' && req.query.user !== '' ? req.query.user : undefined
+      res.json({ ended: disconnect(ctx.registry, { doc, user }) })
+    } catch (err) {
+      if (err instanceof AuthError && err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="weft-admin"')
+      res.status(statusOf(err)).json({ error: (err as Error).message })
+    }
   })
 }

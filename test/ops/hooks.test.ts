@@ -120,4 +120,23 @@ describe('server hooks', () => {
     expect(s.weft.disconnect({ doc: 'nobody-here' })).toBe(0)
     expect(() => s.weft.disconnect({})).toThrow(/doc, a user or both/)
   })
+
+  it('POST /admin/disconnect does the same for an operator with the admin token (401 without, 400 with nothing to match)', async () => {
+    const adminToken = 'an-admin-token-of-16+'
+    const s = await serve({ adminToken })
+    const bob = client(s, 'kick-http', 'bob')
+    await synced(bob)
+    const closes: number[] = []
+    bob.provider.on('connection-close', (e: CloseEvent | null) => { if (e != null) closes.push(e.code) })
+    const kick = async (query: string, token?: string): Promise<Response> => await fetch(`${s.url}/admin/disconnect?${query}`, { method: 'POST', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+    const anonymous = await kick('user=bob')
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/Bearer/)
+    expect((await kick('', adminToken)).status).toBe(400)
+    expect(bob.provider.wsconnected).toBe(true)
+    const ok = await kick('user=bob&doc=kick-http', adminToken)
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toEqual({ ended: 1 })
+    await waitFor(() => closes.includes(CloseCode.unauthorized), 'bob to be disconnected')
+  })
 })
