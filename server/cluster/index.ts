@@ -7,7 +7,8 @@
  * `unloading`) and hears each stored batch and presence flush through the doc hooks Weft wires.
  */
 import { hostname } from 'node:os'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { redisConnection } from './redis.js'
 import type { AwarenessBroadcast } from '../docs/broadcast.js'
 import type { DocRegistry } from '../docs/registry.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
@@ -48,10 +49,8 @@ export class Cluster {
     const keys = clusterKeys(opts.prefix)
     this.bus = new LogBus({ redisUrl: opts.redis, nodeId: this.nodeId, keys, storage, logger, metrics, headCheckMs: opts.headCheckMs })
     const quiet = (): void => {} // the bus logs Redis being away, once per few seconds
-    this.pub = new Redis(opts.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: n => Math.min(50 * 2 ** n, 2000) })
-    this.sub = new Redis(opts.redis, { maxRetriesPerRequest: null, retryStrategy: n => Math.min(50 * 2 ** n, 2000) })
-    this.pub.on('error', quiet)
-    this.sub.on('error', quiet)
+    this.pub = redisConnection(opts.redis, 'commands', quiet)
+    this.sub = redisConnection(opts.redis, 'listener', quiet)
     this.relay = new PresenceRelay(this.pub, this.sub, { nodeId: this.nodeId, keys, logger, metrics, maxAwarenessStateBytes, presenceMs: opts.presenceMs, heartbeatMs: opts.heartbeatMs })
     metrics.gauge('cluster_postgres_up', () => storage.ready === undefined || storage.ready() ? 1 : 0)
     registry.on('loaded', this.onLoaded)

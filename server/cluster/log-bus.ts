@@ -14,7 +14,8 @@
  *   behind catches up from storage. It catches a lost last add, and it is the whole fan-out while
  *   Redis is down (writes go on: a failed add is counted, not an error to the writer).
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { redisConnection } from './redis.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
@@ -74,13 +75,10 @@ export class LogBus {
   private readonly catches
 
   constructor (private readonly opts: LogBusOptions) {
-    const redisOptions = { lazyConnect: false, maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(50 * 2 ** n, 2000) }
-    // Commands fail at once while Redis is away (a write must not wait for the bus).
-    this.cmd = new Redis(opts.redisUrl, { ...redisOptions, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
-    this.cmd.on('error', this.onRedisError)
+    // Adds fail at once while Redis is away (a write must not wait for the bus).
+    this.cmd = redisConnection(opts.redisUrl, 'commands', this.onRedisError)
     this.shards = Array.from({ length: opts.shards ?? 4 }, () => {
-      const conn = new Redis(opts.redisUrl, redisOptions)
-      conn.on('error', this.onRedisError)
+      const conn = redisConnection(opts.redisUrl, 'listener', this.onRedisError)
       const shard: Shard = { conn, id: null, streams: new Map(), wake: null, blocked: false }
       conn.on('ready', () => { conn.client('ID').then(id => { shard.id = Number(id) }, () => {}) })
       return shard
@@ -123,8 +121,8 @@ export class LogBus {
   /** Starts reading a loaded doc's stream (after its current head). */
   follow (doc: SharedDoc): void {
     if (this.closed || this.followed.has(doc.name)) return
-    // A doc with nothing stored yet has no head: every group in its stream is news.
-    const f: Followed = { doc, key: this.opts.keys.stream(doc.name), lastId: doc.log.isBased ? `${doc.seq}-0` : '0-0', bad: false }
+    // After the doc's head; a doc with nothing stored yet has the blank cursor (0): every group is news.
+    const f: Followed = { doc, key: this.opts.keys.stream(doc.name), lastId: `${doc.seq}-0`, bad: false }
     this.followed.set(doc.name, f)
     const shard = this.shards[hash(doc.name) % this.shards.length]!
     shard.streams.set(f.key, f)
@@ -216,11 +214,9 @@ export class LogBus {
       for (const [name, head] of heads) {
         const f = this.followed.get(name)
         if (f === undefined) continue
-        const doc = f.doc
-        if (head > (doc.log.isBased ? doc.seq : -Infinity)) {
-          this.catches.inc()
-          await doc.catchUp(head).catch(() => {})
-        }
+        if (head <= f.doc.seq) continue
+        this.catches.inc()
+        await f.doc.reach(head)
       }
     } catch {
       // Storage away: reads go on from memory; the next check tries again.

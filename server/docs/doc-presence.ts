@@ -158,12 +158,10 @@ export class DocPresence {
   /** Whether the coalescing window's timer is set. */
   get windowOpen (): boolean { return this.presenceWindow.open }
 
-  /** A peer joins: it is about to be sent the whole presence, so pending changes go to the others now. */
-  joining (): void {
-    this.sendPending()
-  }
-
-  /** Sends the changes waiting in the coalescing window now (the doc is about to unload). */
+  /**
+   * Sends the changes waiting in the coalescing window now: a peer joins (it is about to be sent
+   * the whole presence, so pending changes go to the others first), or the doc unloads.
+   */
   sendPending (): void {
     this.presenceWindow.sendPending()
   }

@@ -244,7 +244,7 @@ export class SharedDoc implements LogSink {
   // ---- peers ------------------------------------------------------------------------------
 
   addPeer (peer: DocPeer): void {
-    this.presence.joining()
+    this.presence.sendPending()
     this.peers.add(peer)
   }
 

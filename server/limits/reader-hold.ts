@@ -37,14 +37,6 @@ export async function holdForReader (ctx: WeftContext, name: string, ip: string)
     throw err
   }
   const held = lease
-  let released = false
-  return {
-    doc: held.doc,
-    release: () => {
-      if (released) return
-      released = true
-      held.release()
-      slot?.()
-    }
-  }
+  // Both are idempotent (a lease, and a limit's release), so this is too.
+  return { doc: held.doc, release: () => { held.release(); slot?.() } }
 }
