@@ -8,8 +8,9 @@
  *   (shared/errors.ts), or `forbidden` (WebSocket 4403, HTTP 403) for any other error.
  * - The others observe: `onConnect` / `onDisconnect` (an editor's session joins or leaves a
  *   doc, WebSocket or HTTP), `onLoad` / `onUnload` (a doc enters or leaves memory), `onChange`
- *   (stored changes, debounced per doc, with who wrote them). They may be async; what they throw
- *   is logged and changes nothing.
+ *   (stored changes, debounced per doc, with who wrote them), `onCreate` (a doc's first record is
+ *   stored), `onDelete` (a doc was deleted), `onRestore` (a doc was brought back to a version).
+ *   They may be async; what they throw is logged and changes nothing.
  */
 import { WeftError } from '../shared/errors.js'
 import type { Access } from './docs/broadcast.js'
@@ -30,6 +31,16 @@ export interface ChangeEvent {
   users: string[]
 }
 export interface DocEvent { doc: string }
+export interface DeleteEvent { doc: string, user?: string }
+export interface RestoreEvent {
+  doc: string
+  /** The version restored (docs/versions.ts) and its name, if it has one. */
+  version: string
+  name?: string
+  /** Sequence number of the record that restored it. */
+  seq: number
+  user?: string
+}
 
 export interface WeftHooks {
   onConnect? (e: SessionEvent): void | Promise<void>
@@ -39,14 +50,20 @@ export interface WeftHooks {
   onChange? (e: ChangeEvent): void | Promise<void>
   onLoad? (e: DocEvent): void | Promise<void>
   onUnload? (e: DocEvent): void | Promise<void>
+  onCreate? (e: DocEvent): void | Promise<void>
+  onDelete? (e: DeleteEvent): void | Promise<void>
+  onRestore? (e: RestoreEvent): void | Promise<void>
 }
+
+/** Every hook name, in the order the README lists them (options validation names them). */
+export const hookNames = ['onConnect', 'onDisconnect', 'beforeUpdate', 'onChange', 'onLoad', 'onUnload', 'onCreate', 'onDelete', 'onRestore'] as const
 
 /** A hook refused an update; `cause` is what it threw. */
 export class HookRefusal extends WeftError {
   override name = 'HookRefusal'
 }
 
-type Observer = 'onConnect' | 'onDisconnect' | 'onChange' | 'onLoad' | 'onUnload'
+type Observer = Exclude<keyof WeftHooks, 'beforeUpdate'>
 
 interface Pending { fromSeq: number, toSeq: number, updates: number, users: Set<string>, timer: NodeJS.Timeout }
 
@@ -78,6 +95,14 @@ export class Hooks {
     this.flushChange(doc)
     this.notify('onUnload', { doc })
   }
+
+  created (doc: string): void { this.notify('onCreate', { doc }) }
+  deleted (e: DeleteEvent): void {
+    // What was still debounced for the doc's old life is told first.
+    this.flushChange(e.doc)
+    this.notify('onDelete', e)
+  }
+  restored (e: RestoreEvent): void { this.notify('onRestore', e) }
 
   /** A stored record of `doc` (from `user`, if known): one `onChange` per doc per debounce window. */
   changed (doc: string, seq: number, user: string | undefined): void {

@@ -1,7 +1,7 @@
 /** The public server API. Nothing else is API. */
 export { createWeft, Weft } from './weft.js'
 export type { UpdateEvent, AwarenessEvent, WeftStats } from './weft.js'
-export type { WeftHooks, SessionEvent, UpdateHookEvent, ChangeEvent, DocEvent, HookTransport } from './hooks.js'
+export type { WeftHooks, SessionEvent, UpdateHookEvent, ChangeEvent, DocEvent, DeleteEvent, RestoreEvent, HookTransport } from './hooks.js'
 export { WeftError } from '../shared/errors.js'
 export type { WeftOptions } from './options.js'
 export type { Grant } from './auth/grant.js'

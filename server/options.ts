@@ -7,7 +7,7 @@ import type { Storage } from './storage/types.js'
 import type { Grant } from './auth/grant.js'
 import { WeftOptionsError } from './errors.js'
 import type { ClusterOptions } from './cluster/index.js'
-import type { WeftHooks } from './hooks.js'
+import { hookNames, type WeftHooks } from './hooks.js'
 import type { AuthOptions } from './auth/jwt.js'
 import { defaults } from './config/defaults.js'
 import { expected, optionSettings, schemaOf } from './config/settings.js'
@@ -260,7 +260,7 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   if (!Array.isArray(hooks) || !hooks.every(h => h !== null && typeof h === 'object')) throw new WeftOptionsError('option "hooks" must be a list of objects with hook functions (onConnect, beforeUpdate, …)')
   for (const h of hooks) {
     for (const [name, fn] of Object.entries(h)) {
-      if (!['onConnect', 'onDisconnect', 'beforeUpdate', 'onChange', 'onLoad', 'onUnload'].includes(name)) throw new WeftOptionsError(`option "hooks": unknown hook "${name}" (known: onConnect, onDisconnect, beforeUpdate, onChange, onLoad, onUnload)`)
+      if (!(hookNames as readonly string[]).includes(name)) throw new WeftOptionsError(`option "hooks": unknown hook "${name}" (known: ${hookNames.join(', ')})`)
       if (typeof fn !== 'function') throw new WeftOptionsError(`option "hooks": ${name} must be a function`)
     }
   }

@@ -2,6 +2,7 @@
  * LevelDB, the embedded default (`./data`). Keys sort by doc then sequence:
  *   u\0<doc>\0<seq as 14 hex digits>  → stored record (record-codec.ts: checksum + update)
  *   q\0<doc>\0<seq as 14 hex digits>  → quarantined stored record
+ *   m\0<namespace>\0<key>              → a meta value (types.ts MetaStore: versions, webhook deliveries)
  *   h\0probe                          → written and removed to prove a recovered store works
  * Doc names never contain control characters (checked at the edge), so \0 is a safe separator,
  * and fixed-width hex keeps lexicographic order equal to numeric order (seq < 2^53).
@@ -16,7 +17,7 @@
  * table file and starts a fresh log; a probe write and read then prove the store works.
  */
 import { Level } from 'level'
-import type { Storage, StoredDocInfo } from './types.js'
+import { checkMetaName, type MetaStore, type Storage, type StoredDocInfo } from './types.js'
 import { decodeRecord, encodeRecord, storedUpdateLength } from './record-codec.js'
 
 const SEP = '\u0000'
@@ -26,6 +27,10 @@ const updateKey = (doc: string, seq: number): string => `u${SEP}${doc}${SEP}${se
 const quarantineKey = (doc: string, seq: number): string => `q${SEP}${doc}${SEP}${seqKey(seq)}`
 const docRange = (doc: string): { gte: string, lt: string } => ({ gte: `u${SEP}${doc}${SEP}`, lt: `u${SEP}${doc}${END}` })
 const seqOf = (key: string): number => parseInt(key.slice(key.lastIndexOf(SEP) + 1), 16)
+const metaKey = (ns: string, key: string): string => `m${SEP}${ns}${SEP}${key}`
+const metaRange = (ns: string): { gte: string, lt: string } => ({ gte: `m${SEP}${ns}${SEP}`, lt: `m${SEP}${ns}${END}` })
+/** LevelDB hands out Buffers; meta values are plain Uint8Arrays on every backend. */
+const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 const PROBE_KEY = `h${SEP}probe`
 /** Reopen attempts after a failure: quickly at first, then at most every 5 s while the disk stays full. */
 const RETRY_MIN_MS = 100
@@ -158,8 +163,35 @@ export function leveldbStorage (location: string): Storage {
     if (recovering != null) await recovering.catch(() => {})
   }
 
+  const meta: MetaStore = {
+    async put (ns, key, value) {
+      checkMetaName('namespace', ns); checkMetaName('key', key)
+      await write([{ type: 'put', key: metaKey(ns, key), value }])
+    },
+    async get (ns, key) {
+      await readable()
+      const value = await db.get(metaKey(ns, key))
+      return value === undefined ? undefined : plain(value)
+    },
+    async list (ns) {
+      await readable()
+      const out = []
+      const at = metaRange(ns).gte.length
+      for await (const [key, value] of db.iterator(metaRange(ns))) out.push({ key: key.slice(at), value: plain(value) })
+      return out
+    },
+    async remove (ns, key) {
+      await readable()
+      if (key !== undefined) return await write([{ type: 'del', key: metaKey(ns, key) }])
+      const ops: Op[] = []
+      for await (const k of db.keys(metaRange(ns))) ops.push({ type: 'del', key: k })
+      await write(ops)
+    }
+  }
+
   return {
     kind: 'leveldb',
+    meta,
     async open () {
       await db.open()
     },

@@ -1,5 +1,5 @@
 /** An in-process store for tests and ephemeral servers (`--memory`): nothing survives a restart. */
-import type { Storage, StoredDocInfo } from './types.js'
+import { checkMetaName, type MetaStore, type Storage, type StoredDocInfo } from './types.js'
 import { decodeRecord, encodeRecord, storedUpdateLength } from './record-codec.js'
 
 /** A stored record: bytes in the record format every backend uses (record-codec.ts). */
@@ -10,15 +10,41 @@ export interface MemoryRecord { seq: number, stored: Uint8Array }
  * the same records, like a process reopening a disk (tests use it to reach the stored bytes).
  */
 export type MemoryRecords = Map<string, MemoryRecord[]>
+/** The meta values of a memory store by namespace, shared the same way as `MemoryRecords`. */
+export type MemoryMeta = Map<string, Map<string, Uint8Array>>
 
-export function memoryStorage (docs: MemoryRecords = new Map()): Storage {
+export function memoryStorage (docs: MemoryRecords = new Map(), metaValues: MemoryMeta = new Map()): Storage {
   const quarantined = new Map<string, MemoryRecord[]>()
   let closed = false
   const open = (): void => { if (closed) throw new Error('storage is closed') }
+  const meta: MetaStore = {
+    async put (ns, key, value) {
+      open(); checkMetaName('namespace', ns); checkMetaName('key', key)
+      let m = metaValues.get(ns)
+      if (m === undefined) metaValues.set(ns, m = new Map())
+      m.set(key, value.slice())
+    },
+    async get (ns, key) {
+      open()
+      return metaValues.get(ns)?.get(key)?.slice()
+    },
+    async list (ns) {
+      open()
+      const m = metaValues.get(ns)
+      if (m === undefined) return []
+      return [...m.keys()].sort().map(key => ({ key, value: m.get(key)!.slice() }))
+    },
+    async remove (ns, key) {
+      open()
+      if (key === undefined) metaValues.delete(ns)
+      else metaValues.get(ns)?.delete(key)
+    }
+  }
   const store = (seq: number, update: Uint8Array): MemoryRecord => ({ seq, stored: encodeRecord(seq, update) })
 
   return {
     kind: 'memory',
+    meta,
     async open () { open() },
     async load (doc, after = -Infinity) {
       open()

@@ -9,14 +9,16 @@
  * one doc on several nodes are numbered one after the other, never the same.
  *
  * The schema is versioned (`<prefix>_schema`) and migrated on open under an advisory lock, so
- * nodes starting together migrate once. Version 2 added the head rows, seeded from the records.
+ * nodes starting together migrate once. Version 2 added the head rows, seeded from the records;
+ * version 3 the meta table (types.ts MetaStore), keyed in "C" collation so a namespace lists in
+ * the same order on every backend.
  */
 import pg from 'pg'
-import type { Storage, StoredDocInfo } from './types.js'
+import { checkMetaName, type MetaStore, type Storage, type StoredDocInfo } from './types.js'
 import { decodeRecord, encodeRecord, HEADER_BYTES } from './record-codec.js'
 
-/** 1: updates and quarantine tables; 2: per-doc head rows (the sequencer). */
-const SCHEMA_VERSION = 2
+/** 1: updates and quarantine tables; 2: per-doc head rows (the sequencer); 3: meta values. */
+const SCHEMA_VERSION = 3
 
 export interface PostgresStorageOptions {
   /** Table name prefix, for several Weft instances in one database. @default "weft" */
@@ -32,6 +34,7 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   const quarantined = `${prefix}_quarantine`
   const heads = `${prefix}_heads`
   const schema = `${prefix}_schema`
+  const metaTable = `${prefix}_meta`
   const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10 })
   let healthy = false
   // A dropped connection must not crash the process: the pool reconnects on the next query.
@@ -89,8 +92,28 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     ON CONFLICT (doc) DO UPDATE SET head = GREATEST(${heads}.head, $2::bigint) + $3 RETURNING head`
   const appendRecords = `INSERT INTO ${updates} (doc, seq, update) SELECT $1, s, u FROM unnest($2::bigint[], $3::bytea[]) AS r(s, u)`
 
+  const meta: MetaStore = {
+    async put (ns, key, value) {
+      checkMetaName('namespace', ns); checkMetaName('key', key)
+      await query(`INSERT INTO ${metaTable} (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value`, [ns, key, Buffer.from(value)])
+    },
+    async get (ns, key) {
+      const { rows: [row] } = await query<{ value: Buffer }>(`SELECT value FROM ${metaTable} WHERE ns = $1 AND key = $2`, [ns, key])
+      return row === undefined ? undefined : toBytes(row.value)
+    },
+    async list (ns) {
+      const { rows } = await query<{ key: string, value: Buffer }>(`SELECT key, value FROM ${metaTable} WHERE ns = $1 ORDER BY key`, [ns])
+      return rows.map(r => ({ key: r.key, value: toBytes(r.value) }))
+    },
+    async remove (ns, key) {
+      if (key === undefined) await query(`DELETE FROM ${metaTable} WHERE ns = $1`, [ns])
+      else await query(`DELETE FROM ${metaTable} WHERE ns = $1 AND key = $2`, [ns, key])
+    }
+  }
+
   return {
     kind: 'postgres',
+    meta,
     async open () {
       await tx(async client => {
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [schema])
@@ -104,6 +127,9 @@ export function postgresStorage (connectionString: string, options: PostgresStor
         if (version < 2) {
           await client.query(`CREATE TABLE IF NOT EXISTS ${heads} (doc text PRIMARY KEY, head bigint NOT NULL)`)
           await client.query(`INSERT INTO ${heads} (doc, head) SELECT doc, max(seq) FROM ${updates} GROUP BY doc ON CONFLICT (doc) DO NOTHING`)
+        }
+        if (version < 3) {
+          await client.query(`CREATE TABLE IF NOT EXISTS ${metaTable} (ns text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value bytea NOT NULL, PRIMARY KEY (ns, key))`)
         }
         if (version === 0) await client.query(`INSERT INTO ${schema} (version) VALUES ($1)`, [SCHEMA_VERSION])
         else if (version < SCHEMA_VERSION) await client.query(`UPDATE ${schema} SET version = $1`, [SCHEMA_VERSION])

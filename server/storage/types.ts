@@ -24,6 +24,36 @@ export interface StoredDocInfo {
   bytes: number
 }
 
+/** One entry of a `MetaStore` namespace. */
+export interface MetaEntry {
+  key: string
+  value: Uint8Array
+}
+
+/**
+ * Small keyed values beside the docs' logs, in the same store (so they share its durability and
+ * its backups): a doc's versions (docs/versions.ts), pending webhook deliveries (webhooks/).
+ * Namespaces and keys are strings without control characters; values are bytes. Each call is
+ * atomic on its own.
+ */
+export interface MetaStore {
+  put (ns: string, key: string, value: Uint8Array): Promise<void>
+  /** The value, or `undefined` for a key never put (or removed). */
+  get (ns: string, key: string): Promise<Uint8Array | undefined>
+  /** Every entry of a namespace in ascending key order (code-unit order); `[]` for an empty one. */
+  list (ns: string): Promise<MetaEntry[]>
+  /** Removes one key, or with no key the whole namespace. Removing what is absent is no error. */
+  remove (ns: string, key?: string): Promise<void>
+}
+
+/** Throws for a namespace or key the stores cannot hold (they use control characters as separators). */
+export function checkMetaName (what: 'namespace' | 'key', name: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (typeof name !== 'string' || name.length === 0 || name.length > 1024 || /[\u0000-\u001f]/.test(name)) {
+    throw new TypeError(`meta ${what} must be 1-1024 characters without control characters, got ${JSON.stringify(name)}`)
+  }
+}
+
 export interface Storage {
   /** A short name for logs and /metrics, e.g. "leveldb". */
   readonly kind: string
@@ -56,6 +86,8 @@ export interface Storage {
   quarantine (doc: string, seqs: readonly number[]): Promise<void>
   /** Deletes a doc's records (quarantined ones stay). */
   delete (doc: string): Promise<void>
+  /** Keyed values beside the logs (versions, webhook deliveries). */
+  readonly meta: MetaStore
   /** Names and sizes of all stored docs. */
   list (): Promise<StoredDocInfo[]>
   /** Releases the backend; idempotent. */

@@ -88,7 +88,7 @@ if (!available) {
       await redis?.stop()
       const client = new pg.Client({ connectionString: postgresUrl })
       await client.connect()
-      await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_schema`)
+      await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
       await client.end()
     })
 

@@ -25,6 +25,7 @@ export function faultyStorage (inner: Storage): FaultyStorage {
     },
     quarantine: (doc, seqs) => inner.quarantine(doc, seqs),
     delete: doc => inner.delete(doc),
+    meta: inner.meta,
     list: () => inner.list(),
     close: () => inner.close()
   }

@@ -106,6 +106,32 @@ export function storageSuite (name: string, factory: StorageFactory): void {
       expect((await storage.list()).map(d => d.name)).toEqual(['y'])
     })
 
+    it('meta: puts, gets, lists a namespace in key order, removes a key or a namespace; namespaces that prefix each other stay apart', async () => {
+      const { storage } = await open()
+      const m = storage.meta
+      expect(await m.get('ns', 'a')).toBeUndefined()
+      expect(await m.list('ns')).toEqual([])
+      await m.put('ns', 'b', bytes(2))
+      await m.put('ns', 'a', bytes(1))
+      await m.put('ns', 'B', bytes(3))
+      await m.put('ns2', 'a', bytes(9))
+      await m.put('n', 'a', bytes(8))
+      await m.put('ns', 'a', bytes(1, 1)) // overwrite
+      expect(await m.get('ns', 'a')).toEqual(bytes(1, 1))
+      expect((await m.list('ns')).map(e => [e.key, [...e.value]])).toEqual([['B', [3]], ['a', [1, 1]], ['b', [2]]])
+      await m.remove('ns', 'b')
+      await m.remove('ns', 'missing')
+      expect((await m.list('ns')).map(e => e.key)).toEqual(['B', 'a'])
+      await m.remove('ns')
+      expect(await m.list('ns')).toEqual([])
+      expect((await m.list('ns2')).map(e => e.key)).toEqual(['a'])
+      expect((await m.list('n')).map(e => e.key)).toEqual(['a'])
+      await expect(m.put('bad\u0000ns', 'k', bytes(1))).rejects.toThrow(/control characters/)
+      await expect(m.put('ns', '', bytes(1))).rejects.toThrow(/1-1024 characters/)
+      // Meta values are not docs.
+      expect(await storage.list()).toEqual([])
+    })
+
     it('stores real Yjs updates that decode after a round trip', async () => {
       const { storage } = await open()
       await appendAt(storage, 'doc', [{ seq: 1, update: textUpdate('hello') }])
@@ -194,6 +220,17 @@ export function storageSuite (name: string, factory: StorageFactory): void {
       cleanups.push(async () => { await again.close() })
       await again.open()
       expect((await again.load('p')).map(r => r.seq)).toEqual([7])
+    })
+
+    if (factory.persistent) it('meta values survive close and reopen', async () => {
+      const { storage, reopen } = await open()
+      if (reopen === undefined) throw new Error('a persistent backend must provide reopen()')
+      await storage.meta.put('keep', 'k', bytes(5, 6))
+      await storage.close()
+      const again = await reopen()
+      cleanups.push(async () => { await again.close() })
+      await again.open()
+      expect(await again.meta.get('keep', 'k')).toEqual(bytes(5, 6))
     })
   })
 }

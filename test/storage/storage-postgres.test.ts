@@ -10,7 +10,7 @@ const available = await haveService('postgres')
 async function dropTables (prefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: postgresUrl })
   await client.connect()
-  await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_schema`)
+  await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
   await client.end()
 }
 
@@ -55,7 +55,7 @@ if (available) {
         const one = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 })
         const two = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 })
         await Promise.all([one.open(), two.open()])
-        expect((await client.query(`SELECT version FROM ${prefix}_schema`)).rows).toEqual([{ version: 2 }])
+        expect((await client.query(`SELECT version FROM ${prefix}_schema`)).rows).toEqual([{ version: 3 }])
         expect(await one.heads!(['old', 'none'])).toEqual(new Map([['old', 7]]))
         expect(await two.append('old', [new Uint8Array([8])], 0)).toBe(8)
         expect((await one.load('old')).map(r => r.seq)).toEqual([5, 6, 7, 8])
