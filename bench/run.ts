@@ -15,6 +15,7 @@ import { benchDir, buildAll, rootDir } from './lib/build.js'
 import { targets } from './lib/targets.js'
 import { failures, onFailure, type BenchContext } from './lib/context.js'
 import { LoadGen } from './lib/loadgen.js'
+import { startWebhookSink } from './lib/webhook-sink.js'
 import { aggregate, environment, markdown } from './lib/report.js'
 import { cluster } from './scenarios/cluster.js'
 import { coldload } from './scenarios/coldload.js'
@@ -35,7 +36,8 @@ const { values } = parseArgs({
     targets: { type: 'string' },
     levels: { type: 'string' },
     windows: { type: 'string' },
-    baseline: { type: 'string' }
+    baseline: { type: 'string' },
+    webhook: { type: 'boolean', default: false }
   }
 })
 const quick = values.quick!
@@ -59,6 +61,13 @@ if (values.baseline !== undefined) {
   log(`  baseline: ${process.env.BENCH_BASELINE}`)
 }
 await buildAll(baselineDir)
+// `--webhook`: the Weft targets POST their doc events to a receiver here (lib/webhook-sink.ts).
+const sink = values.webhook === true ? await startWebhookSink() : null
+if (sink !== null) {
+  process.env.WEFT_WEBHOOK = sink.url
+  process.env.WEFT_WEBHOOK_SECRET ??= 'a-bench-webhook-secret'
+  log(`  webhooks: on, to ${sink.url} (quiet ${process.env.WEFT_WEBHOOK_QUIET_MS ?? 2000} ms, max delay ${process.env.WEFT_WEBHOOK_MAX_DELAY_MS ?? 10000} ms)`)
+}
 const loadgen = new LoadGen()
 const ctx: BenchContext = {
   quick,
@@ -86,6 +95,10 @@ try {
   }
 } finally {
   loadgen.close()
+  if (sink !== null) {
+    log(`webhooks: ${sink.received()} deliveries received`)
+    await sink.close()
+  }
 }
 
 const table = markdown(aggregate(ctx.samples))

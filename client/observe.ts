@@ -7,7 +7,7 @@
 import * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import { base64ToBytes } from '../shared/base64.js'
-import { closeAdvice } from '../shared/close-codes.js'
+import { closeAdvice, CloseCode } from '../shared/close-codes.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { readSse, SseStatusError, type SseMessage } from './sse-reader.js'
 import { closeCodeForStatus } from './transports/http.js'
@@ -36,7 +36,7 @@ export interface ObserverEvents {
   change: (observer: Observer) => void
   awareness: (event: AwarenessEvent) => void
   status: (event: { status: 'connecting' | 'connected' | 'disconnected' }) => void
-  /** The server refused the stream for good (403, 400, …); the observer stopped. */
+  /** The server refused the stream for good (403, 400, …) or the doc was deleted (4410); the observer stopped. */
   error: (event: { code: number, reason: string }) => void
 }
 
@@ -116,6 +116,10 @@ export class Observer extends ObservableV2<ObserverEvents> {
         break
       case 'awareness':
         this.emit('awareness', [{ added: data.added, updated: data.updated, removed: data.removed, states: data.states }])
+        return
+      case 'deleted':
+        this.emit('error', [{ code: CloseCode.docDeleted, reason: 'doc deleted' }])
+        this.close()
         return
       default:
         return

@@ -30,6 +30,11 @@ interface Flags {
   logFormat?: LogFormat
   authSecret?: string
   authJwks?: string
+  webhook?: string[]
+  webhookSecret?: string
+  webhookContent: boolean
+  webhookQuietMs?: number
+  webhookMaxDelayMs?: number
 }
 
 async function main (): Promise<void> {
@@ -55,6 +60,23 @@ async function main (): Promise<void> {
     process.stderr.write('weft: --redis (cluster mode) needs --postgres: the nodes share their docs\' log there\n')
     process.exit(2)
   }
+  if (flags.webhook === undefined && (flags.webhookSecret !== undefined || flags.webhookContent || flags.webhookQuietMs !== undefined || flags.webhookMaxDelayMs !== undefined)) {
+    process.stderr.write('weft: the --webhook-… options need --webhook URL (WEFT_WEBHOOK)\n')
+    process.exit(2)
+  }
+  if (flags.webhookSecret !== undefined && flags.webhookSecret.length < 16) {
+    process.stderr.write('weft: --webhook-secret must be at least 16 characters\n')
+    process.exit(2)
+  }
+  const webhooks = flags.webhook === undefined
+    ? undefined
+    : {
+        urls: flags.webhook,
+        content: flags.webhookContent,
+        ...(flags.webhookSecret !== undefined ? { secret: flags.webhookSecret } : {}),
+        ...(flags.webhookQuietMs !== undefined ? { quietMs: flags.webhookQuietMs } : {}),
+        ...(flags.webhookMaxDelayMs !== undefined ? { maxDelayMs: flags.webhookMaxDelayMs } : {})
+      }
   // In a cluster every log line and metric names its node.
   const nodeId = flags.redis !== undefined ? flags.nodeId ?? defaultNodeId() : flags.nodeId
   const cluster = flags.redis !== undefined ? { redis: flags.redis, nodeId } : undefined
@@ -74,7 +96,7 @@ async function main (): Promise<void> {
     const auth = flags.authSecret !== undefined || flags.authJwks !== undefined
       ? { ...(flags.authSecret !== undefined ? { secret: flags.authSecret } : {}), ...(flags.authJwks !== undefined ? { jwks: flags.authJwks } : {}) }
       : undefined
-    weft = await createWeft({ ...options, storage, logger, auth, cluster, nodeId })
+    weft = await createWeft({ ...options, storage, logger, auth, cluster, nodeId, webhooks })
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

@@ -12,6 +12,8 @@ import { buildVerifier, type Verify } from './auth/jwt.js'
 import { ConnectionLimits } from './limits/connections.js'
 import type { SessionContext } from './session.js'
 import type { Hooks } from './hooks.js'
+import type { DocWipe } from './docs/delete.js'
+import { Versions } from './docs/versions.js'
 
 export interface WeftContext {
   options: ResolvedOptions
@@ -29,6 +31,10 @@ export interface WeftContext {
   limits: ConnectionLimits
   /** True once close() began: transports refuse new peers. */
   closing: boolean
+  /** What else goes when a doc is deleted (its versions …): each removes what it keeps for the doc. */
+  docWipes: DocWipe[]
+  /** A doc's versions: listing, taking, restoring, automatic checkpoints (docs/versions.ts). */
+  versions: Versions
 }
 
 /** `http` is the editor's POSTs; `sse` and `poll` what observers and HTTP editors receive. */
@@ -40,6 +46,7 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
     sent: metrics.counter('bytes_sent_total', { transport })
   }])) as WeftContext['traffic']
   const verifyJwt = options.auth !== undefined ? buildVerifier(options.auth) : null
+  const versions = new Versions(options.storage.meta, registry, options, metrics, hooks)
   return {
     options,
     verifyJwt,
@@ -49,6 +56,8 @@ export function createContext (options: ResolvedOptions, metrics: Metrics, regis
     traffic,
     authorize: createAuthorizer(options, options.logger, metrics, verifyJwt),
     limits: new ConnectionLimits(options, metrics),
-    closing: false
+    closing: false,
+    docWipes: [doc => versions.remove(doc)],
+    versions
   }
 }

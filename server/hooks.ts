@@ -11,25 +11,24 @@
  *   (stored changes, debounced per doc, with who wrote them), `onCreate` (a doc's first record is
  *   stored), `onDelete` (a doc was deleted), `onRestore` (a doc was brought back to a version).
  *   They may be async; what they throw is logged and changes nothing.
+ *
+ * `onChange` and `onCreate` tell what this node stored: in a cluster the records other nodes
+ * stored arrive here too (integrated from the bus, or back-filled), but only the node that
+ * stored a record counts it, so each change is told once, not by every node holding the doc.
+ * Changes are debounced per doc (change-windows.ts: a quiet period and a longest delay);
+ * webhooks (webhooks/) are fed the same records with windows of their own (`add`).
  */
 import { WeftError } from '../shared/errors.js'
 import type { Access } from './docs/broadcast.js'
 import type { Logger } from './logger.js'
+import { ChangeWindows, type ChangeEvent, type ChangeWindowOptions } from './change-windows.js'
+
+export type { ChangeEvent } from './change-windows.js'
 
 export type HookTransport = 'websocket' | 'http'
 
 export interface SessionEvent { doc: string, user?: string, access: Access, transport: HookTransport }
 export interface UpdateHookEvent { doc: string, user?: string, transport: HookTransport, update: Uint8Array }
-export interface ChangeEvent {
-  doc: string
-  /** Sequence numbers of the first and last stored record in this event (the cursors). */
-  fromSeq: number
-  toSeq: number
-  /** Records stored. */
-  updates: number
-  /** Who wrote them (`sub` of their tokens; server-side edits and unknown users are left out). */
-  users: string[]
-}
 export interface DocEvent { doc: string }
 export interface DeleteEvent { doc: string, user?: string }
 export interface RestoreEvent {
@@ -65,12 +64,27 @@ export class HookRefusal extends WeftError {
 
 type Observer = Exclude<keyof WeftHooks, 'beforeUpdate'>
 
-interface Pending { fromSeq: number, toSeq: number, updates: number, users: Set<string>, timer: NodeJS.Timeout }
-
 export class Hooks {
-  private readonly pending = new Map<string, Pending>()
+  /** Who hears of changes, each with its windows: the `onChange` hooks, then those `add` gave. */
+  private readonly feeds: ChangeWindows[] = []
+  /** Per doc, the records of the batch this node is storing now (`committed`): the local ones. */
+  private readonly local = new Map<string, { first: number, last: number }>()
 
-  constructor (private readonly list: readonly WeftHooks[], private readonly logger: Logger, private readonly changeDebounceMs: number) {}
+  private readonly list: WeftHooks[]
+
+  constructor (list: readonly WeftHooks[], private readonly logger: Logger, window: ChangeWindowOptions) {
+    this.list = [...list]
+    if (list.some(h => h.onChange !== undefined)) this.feeds.push(new ChangeWindows(window, { closed: e => this.notify('onChange', e) }))
+  }
+
+  /**
+   * Adds a hook after the embedder's (webhooks/), and `windows` of its own, fed every record
+   * this node stores (for a debounce other than the `onChange` hooks').
+   */
+  add (hooks: WeftHooks, windows?: ChangeWindows): void {
+    this.list.push(hooks)
+    if (windows !== undefined) this.feeds.push(windows)
+  }
 
   get any (): boolean { return this.list.length > 0 }
 
@@ -93,6 +107,7 @@ export class Hooks {
   unloaded (doc: string): void {
     // A change still waiting for its debounce goes out before the doc's unload.
     this.flushChange(doc)
+    this.local.delete(doc)
     this.notify('onUnload', { doc })
   }
 
@@ -100,35 +115,42 @@ export class Hooks {
   deleted (e: DeleteEvent): void {
     // What was still debounced for the doc's old life is told first.
     this.flushChange(e.doc)
+    this.local.delete(e.doc)
     this.notify('onDelete', e)
   }
   restored (e: RestoreEvent): void { this.notify('onRestore', e) }
 
-  /** A stored record of `doc` (from `user`, if known): one `onChange` per doc per debounce window. */
+  /**
+   * This node is storing `count` records of `doc` numbered from `first` (before they are
+   * applied): the records `changed` and `firstStored` then count. Records applied outside that
+   * range were stored by another node.
+   */
+  committed (doc: string, first: number, count: number): void {
+    this.local.set(doc, { first, last: first + count - 1 })
+  }
+
+  /** `seq` is the first record stored for `doc` (docs/doc-log.ts): `onCreate` if this node stored it. */
+  firstStored (doc: string, seq: number): void {
+    if (this.isLocal(doc, seq)) this.created(doc)
+  }
+
+  /** A record of `doc` applied (from `user`, if known): one `onChange` per doc per window, if this node stored it. */
   changed (doc: string, seq: number, user: string | undefined): void {
-    if (!this.list.some(h => h.onChange !== undefined)) return
-    let p = this.pending.get(doc)
-    if (p === undefined) {
-      const timer = setTimeout(() => this.flushChange(doc), this.changeDebounceMs)
-      timer.unref()
-      p = { fromSeq: seq, toSeq: seq, updates: 0, users: new Set(), timer }
-      this.pending.set(doc, p)
-    }
-    p.toSeq = seq
-    p.updates++
-    if (user !== undefined) p.users.add(user)
+    if (this.feeds.length === 0 || !this.isLocal(doc, seq)) return
+    for (const f of this.feeds) f.add(doc, seq, user)
+  }
+
+  private isLocal (doc: string, seq: number): boolean {
+    const r = this.local.get(doc)
+    return r !== undefined && seq >= r.first && seq <= r.last
   }
 
   private flushChange (doc: string): void {
-    const p = this.pending.get(doc)
-    if (p === undefined) return
-    this.pending.delete(doc)
-    clearTimeout(p.timer)
-    this.notify('onChange', { doc, fromSeq: p.fromSeq, toSeq: p.toSeq, updates: p.updates, users: [...p.users] })
+    for (const f of this.feeds) f.flush(doc)
   }
 
-  /** Sends what is still debounced (shutdown). */
-  flush (): void { for (const doc of [...this.pending.keys()]) this.flushChange(doc) }
+  /** Tells what is still debounced (shutdown). */
+  flush (): void { for (const f of this.feeds) f.flushAll() }
 
   private notify<K extends Observer> (name: K, e: Parameters<NonNullable<WeftHooks[K]>>[0]): void {
     for (const h of this.list) {

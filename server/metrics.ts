@@ -28,6 +28,9 @@ const help: Record<string, string> = {
   http_updates_total: 'Updates received over POST',
   http_errors_total: 'HTTP error answers, by route and status',
   http_snapshots_total: 'Snapshots served',
+  docs_deleted_total: 'Docs deleted (DELETE /docs/:doc, weft.deleteDoc)',
+  versions_taken_total: 'Versions stored, by kind: auto (checkpoints) or manual (on demand, and before a restore)',
+  versions_restored_total: 'Docs brought back to a version (POST /docs/:doc/versions/:id/restore)',
   http_snapshot_cache_hits_total: 'Snapshots served from the cache (doc unchanged)',
   polls_total: 'Long polls answered',
   polls_pending: 'Long polls held open',
@@ -51,6 +54,10 @@ const help: Record<string, string> = {
   storage_write_seconds: 'Time to store one batch of updates',
   storage_batch_updates: 'Updates per storage batch (group commit)',
   edit_to_broadcast_seconds: 'From an update\'s arrival at its doc to its broadcast (validation done; queueing, storage, apply)',
+  // Webhooks (server/webhooks/): the gauge and histogram are registered when webhooks are on.
+  webhook_deliveries_total: 'Webhook delivery attempts, by outcome: ok (2xx), retry (failed, will retry), dropped (given up, or over maxPending)',
+  webhook_pending: 'Webhook deliveries not accepted yet (waiting, retrying or being sent)',
+  webhook_delivery_seconds: 'Time of one webhook attempt (request to answer, or to the failure)',
   // Cluster mode only (server/cluster/): registered when a cluster starts.
   cluster_bus_adds_total: 'Committed groups this node added to the bus (one XADD each)',
   cluster_bus_add_errors_total: 'Adds refused (a newer group was first) or failed (Redis away); readers back-fill them',
@@ -73,7 +80,9 @@ const labelNames: Record<string, string[]> = {
   presence_refused_total: ['reason'],
   auth_failures_total: ['reason'],
   bytes_received_total: ['transport'],
-  bytes_sent_total: ['transport']
+  bytes_sent_total: ['transport'],
+  versions_taken_total: ['kind'],
+  webhook_deliveries_total: ['outcome']
 }
 
 /** Buckets per histogram: storage in ms-to-seconds steps, batches in counts. */
@@ -81,6 +90,7 @@ const buckets: Record<string, number[]> = {
   storage_write_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   storage_batch_updates: [1, 2, 4, 8, 16, 32, 64, 128, 256],
   edit_to_broadcast_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  webhook_delivery_seconds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   cluster_bus_lag_seconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 }
 

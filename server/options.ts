@@ -8,6 +8,7 @@ import type { Grant } from './auth/grant.js'
 import { WeftOptionsError } from './errors.js'
 import type { ClusterOptions } from './cluster/index.js'
 import { hookNames, type WeftHooks } from './hooks.js'
+import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from './webhooks/options.js'
 import type { AuthOptions } from './auth/jwt.js'
 import { defaults } from './config/defaults.js'
 import { expected, optionSettings, schemaOf } from './config/settings.js'
@@ -25,8 +26,18 @@ export interface WeftOptions {
    * `onUnload` observe. @default none
    */
   hooks?: WeftHooks[]
-  /** `onChange` hooks hear of a doc's stored changes at most this often (ms). @default 2000 */
+  /**
+   * `onChange` hooks hear of a doc's stored changes once no new change came for this long (ms)…
+   * @default 2000
+   */
   changeDebounceMs?: number
+  /** … or at the latest this long after the first change of a burst (ms), while changes go on. @default 10000 (or `changeDebounceMs`, if longer) */
+  changeMaxDelayMs?: number
+  /**
+   * POST doc events (`changed`, debounced; `created`, `deleted`, `restored`) to these URLs,
+   * signed, retried, kept in storage until accepted (server/webhooks/). @default off
+   */
+  webhooks?: WebhookOptions
   /** This node's name: a `node` label on every metric (and the cluster's node id). @default none; in a cluster `<hostname>-<pid>` */
   nodeId?: string
   /** Where docs live. @default leveldbStorage('./data') */
@@ -181,6 +192,16 @@ export interface WeftOptions {
   /** SSE `?view=json`: at most one JSON `content` per interval per doc; always current after a burst (ms). @default 100 */
   jsonIntervalMs?: number
   /**
+   * Versions (docs/versions.ts): an automatic version of a doc once edits stored by this node
+   * pause this long (ms); 0 turns this trigger off. Skipped when the content equals the newest
+   * version's. @default 60000
+   */
+  versionQuietMs?: number
+  /** … and at least this often while edits go on without a pause (ms; 0: off; both 0: no automatic versions). @default 600000 */
+  versionIntervalMs?: number
+  /** Automatic versions kept per doc, oldest pruned first; versions taken on demand are kept. @default 50 */
+  maxAutoVersions?: number
+  /**
    * Origins whose pages may read the SSE stream and snapshots cross-origin (CORS). A listed
    * origin is echoed with credentials; `['*']` lets any page read without credentials.
    * @default `allowedOrigins` when set; else `['*']` without auth, [] (same-origin only) with auth
@@ -188,8 +209,8 @@ export interface WeftOptions {
   corsOrigins?: string[]
 }
 
-export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins' | 'cluster' | 'nodeId' | 'hooks' | 'changeDebounceMs'>> &
-  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken' | 'cluster' | 'nodeId'> & { hooks: WeftHooks[], changeDebounceMs: number } & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
+export type ResolvedOptions = Required<Omit<WeftOptions, 'storage' | 'logger' | 'authenticate' | 'auth' | 'allowedOrigins' | 'adminToken' | 'corsOrigins' | 'cluster' | 'nodeId' | 'hooks' | 'changeDebounceMs' | 'changeMaxDelayMs' | 'webhooks'>> &
+  Pick<WeftOptions, 'authenticate' | 'auth' | 'adminToken' | 'cluster' | 'nodeId'> & { hooks: WeftHooks[], changeDebounceMs: number, changeMaxDelayMs: number, webhooks: ResolvedWebhookOptions | undefined } & { storage: Storage, logger: Logger, allowedOrigins: string[] | null, corsOrigins: string[] }
 
 export { defaults } from './config/defaults.js'
 // Where embedders and older code found them; they live with access control and the error rules.
@@ -199,7 +220,7 @@ export { WeftOptionsError } from './errors.js'
 /** Checks every option and fills in defaults; throws one clear message naming the option. */
 export function resolveOptions (options: WeftOptions, fallbackStorage: () => Storage, silent: Logger): ResolvedOptions {
   if (options == null || typeof options !== 'object') throw new WeftOptionsError('createWeft(options): options must be an object')
-  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth', 'cluster', 'nodeId', 'hooks', 'changeDebounceMs'])
+  const known = new Set([...optionSettings.map(o => o.name), 'storage', 'logger', 'authenticate', 'auth', 'cluster', 'nodeId', 'hooks', 'changeDebounceMs', 'changeMaxDelayMs', 'webhooks'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new WeftOptionsError(`unknown option "${key}" (known: ${[...known].sort().join(', ')})`)
   }
@@ -266,5 +287,8 @@ export function resolveOptions (options: WeftOptions, fallbackStorage: () => Sto
   }
   const changeDebounceMs = options.changeDebounceMs ?? 2000
   if (!Number.isInteger(changeDebounceMs) || changeDebounceMs < 0) throw new WeftOptionsError('option "changeDebounceMs" must be a whole number of ms ≥ 0')
-  return { ...(out as typeof defaults), hooks, changeDebounceMs, cluster, nodeId: options.nodeId ?? cluster?.nodeId, corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
+  const changeMaxDelayMs = options.changeMaxDelayMs ?? Math.max(10_000, changeDebounceMs)
+  if (!Number.isInteger(changeMaxDelayMs) || changeMaxDelayMs < changeDebounceMs) throw new WeftOptionsError(`option "changeMaxDelayMs" must be a whole number of ms ≥ "changeDebounceMs" (${changeDebounceMs})`)
+  const webhooks = options.webhooks !== undefined ? resolveWebhookOptions(options.webhooks) : undefined
+  return { ...(out as typeof defaults), hooks, changeDebounceMs, changeMaxDelayMs, webhooks, cluster, nodeId: options.nodeId ?? cluster?.nodeId, corsOrigins: cors, authenticate: options.authenticate, auth: options.auth, allowedOrigins: origins ?? null, storage, logger, adminToken: options.adminToken }
 }

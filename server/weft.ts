@@ -19,6 +19,10 @@ import { leveldbStorage } from './storage/leveldb.js'
 import { createTransports, type Transports } from './transports/index.js'
 import { Cluster } from './cluster/index.js'
 import { Hooks } from './hooks.js'
+import { Webhooks } from './webhooks/webhooks.js'
+import { contentReader } from './webhooks/content.js'
+import { deleteDocument } from './http/delete.js'
+import type { RestoreResult, VersionInfo } from './docs/versions.js'
 import { disconnect } from './transports/disconnect.js'
 
 export interface UpdateEvent { doc: string, update: Uint8Array, seq: number, origin: unknown }
@@ -48,6 +52,8 @@ export class Weft extends EventEmitter<WeftEvents> {
   readonly context: WeftContext
   private readonly transports: Transports
   private readonly hooks: Hooks
+  /** Webhooks (server/webhooks/), null when off; exposed for tests and tools, not a stable API. */
+  readonly webhooks: Webhooks | null = null
   /** Cluster mode's bus and presence relay (null on a single node). */
   private readonly cluster: Cluster | null
   private readonly attached = new Map<HttpServer, { upgrade: (...a: any[]) => void, request?: (...a: any[]) => void }>()
@@ -58,7 +64,7 @@ export class Weft extends EventEmitter<WeftEvents> {
     super()
     const resolved = resolveOptions(options, () => leveldbStorage('./data'), silentLogger)
     const metrics = new Metrics()
-    const hooks = new Hooks(resolved.hooks, resolved.logger, resolved.changeDebounceMs)
+    const hooks = new Hooks(resolved.hooks, resolved.logger, { quietMs: resolved.changeDebounceMs, maxDelayMs: resolved.changeMaxDelayMs })
     if (resolved.nodeId !== undefined) metrics.setNode(resolved.nodeId)
     // Cluster mode: built once the registry exists; the doc hooks below reach it from then on.
     let cluster: Cluster | null = null
@@ -83,7 +89,12 @@ export class Weft extends EventEmitter<WeftEvents> {
         if (b.folded > 0) presenceCoalesced.inc(b.folded)
         this.emit('awareness', { doc: doc.name, ...b.changes })
       },
-      onCommitted: (doc, first, updates) => { cluster?.committed(doc, first, updates) },
+      onCommitted: (doc, first, updates) => {
+        cluster?.committed(doc, first, updates)
+        // Only what this node stores is told by its hooks (in a cluster: once, not by every node).
+        if (hooks.any) hooks.committed(doc.name, first, updates.length)
+      },
+      onFirstStored: (doc, seq) => { if (hooks.any) hooks.firstStored(doc.name, seq) },
       onBackfilled: (_doc, records) => { metrics.inc('records_backfilled_total', records) },
       onQuarantine: (_doc, records) => { metrics.inc('quarantined_records_total', records) },
       onStored: (_doc, updates, seconds, latencies) => {
@@ -98,6 +109,11 @@ export class Weft extends EventEmitter<WeftEvents> {
     this.cluster = cluster
     this.context = createContext(resolved, metrics, registry, hooks)
     this.hooks = hooks
+    if (resolved.webhooks !== undefined) {
+      const webhooks = new Webhooks(resolved.webhooks, { storage: resolved.storage, logger: resolved.logger, metrics, contentOf: contentReader(registry, resolved.storage), clusterNodeId: resolved.cluster !== undefined ? resolved.nodeId : undefined })
+      hooks.add(webhooks, webhooks.windows)
+      this.webhooks = webhooks
+    }
     if (hooks.any) {
       registry.on('loaded', doc => hooks.loaded(doc.name))
       registry.on('unloading', doc => hooks.unloaded(doc.name))
@@ -145,6 +161,45 @@ export class Weft extends EventEmitter<WeftEvents> {
     return disconnect(this.context.registry, which)
   }
 
+  /**
+   * Deletes a doc for good (server/http/delete.ts, docs/delete.ts): its peers on this node are
+   * ended (4410, SSE `deleted`, polls 410), its records, versions and head leave storage, and a
+   * tombstone keeps stale editors from restoring it. The name is a new, empty doc afterwards.
+   * No access check: call it after your own. Resolves false when there was no such doc.
+   */
+  async deleteDoc (name: string, by: { user?: string } = {}): Promise<boolean> {
+    checkDocName(name, this.context.options.maxDocNameLength)
+    return await deleteDocument(this.context, name, by.user)
+  }
+
+  /** A doc's versions, newest first (docs/versions.ts), without loading it. */
+  async listVersions (name: string): Promise<VersionInfo[]> {
+    checkDocName(name, this.context.options.maxDocNameLength)
+    return await this.context.versions.list(name)
+  }
+
+  /** Takes a version of a doc now, as `POST /docs/:doc/versions` does. No access check. */
+  async takeVersion (name: string, opts: { name?: string, user?: string } = {}): Promise<VersionInfo> {
+    checkDocName(name, this.context.options.maxDocNameLength)
+    const lease = await this.context.registry.lease(name)
+    try {
+      return await this.context.versions.take(lease.doc, { name: opts.name, by: opts.user })
+    } finally { lease.release() }
+  }
+
+  /**
+   * Brings a doc back to a version's content as one ordinary update (every peer receives it),
+   * keeping the replaced content as the `before` version. No access check. Rejects with
+   * `VersionNotFound` for an unknown id.
+   */
+  async restoreVersion (name: string, id: string, by: { user?: string } = {}): Promise<RestoreResult> {
+    checkDocName(name, this.context.options.maxDocNameLength)
+    const lease = await this.context.registry.lease(name)
+    try {
+      return await this.context.versions.restore(lease.doc, id, by.user)
+    } finally { lease.release() }
+  }
+
   stats (): WeftStats {
     const docs = this.context.registry.docs()
     return {
@@ -168,7 +223,11 @@ export class Weft extends EventEmitter<WeftEvents> {
       }
       await this.transports.close()
       await this.context.registry.close()
+      // The checkpoints of docs that unloaded with edits pending are stored before storage closes.
+      await this.context.versions.close()
       this.hooks.flush()
+      // Every event stored, what is due tried for a moment; the rest waits in storage.
+      await this.webhooks?.close()
       // After the registry: the docs' final flushes are published before the bus closes.
       await this.cluster?.close()
       await this.context.options.storage.close()
@@ -185,5 +244,7 @@ export class Weft extends EventEmitter<WeftEvents> {
 export async function createWeft (options: WeftOptions = {}): Promise<Weft> {
   const weft = new Weft(options)
   await weft.context.options.storage.open()
+  // Deliveries a previous run left are queued again.
+  await weft.webhooks?.start()
   return weft
 }

@@ -31,6 +31,11 @@ export const CloseCode = {
    * different content (two docs sharing one client id): stop, the client's doc has diverged.
    */
   clientIdConflict: 4409,
+  /**
+   * The doc was deleted (`DELETE /docs/:doc`): stop, and drop the local copy. Its content is
+   * refused if sent again (server/docs/tombstone.ts); the name may be a new, empty doc.
+   */
+  docDeleted: 4410,
   /** The session claims more awareness client ids or presence bytes than one editor needs: stop. */
   presenceTooLarge: 4413,
   /** The server failed to load or store this doc: reconnect with backoff. */
@@ -78,6 +83,7 @@ export const CloseReason: Record<number, string> = {
   [CloseCode.unauthorized]: 'unauthorized',
   [CloseCode.forbidden]: 'forbidden',
   [CloseCode.clientIdConflict]: 'client id used by another session',
+  [CloseCode.docDeleted]: 'doc deleted',
   [CloseCode.presenceTooLarge]: 'too much presence',
   [CloseCode.storageFailed]: 'storage failed',
   [CloseCode.tooSlow]: 'too slow',

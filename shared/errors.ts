@@ -19,6 +19,10 @@ export const Refusal = {
   forbidden: { status: 403, closeCode: CloseCode.forbidden },
   /** An update rewrites structs under a client id that names other content here. */
   clientIdConflict: { status: 409, closeCode: CloseCode.clientIdConflict },
+  /** Content written to a root that holds another kind (text into an XML fragment …): HTTP only. */
+  kindConflict: { status: 409, closeCode: CloseCode.malformed },
+  /** The doc was deleted: this content belongs to its past life (server/docs/tombstone.ts). */
+  docDeleted: { status: 410, closeCode: CloseCode.docDeleted },
   /** A body or message over its size limit. */
   tooLarge: { status: 413, closeCode: CloseCode.messageTooBig },
   /** More awareness ids or presence bytes than one editor needs. */

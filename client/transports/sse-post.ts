@@ -37,6 +37,10 @@ export function ssePostTransport (ctx: TransportContext, events: TransportEvents
         case 'awareness':
           if (data.update !== undefined) awarenessProtocol.applyAwarenessUpdate(ctx.awareness, base64ToBytes(data.update), ctx.origin)
           break
+        case 'deleted':
+          // As a WebSocket's 4410: the provider stops (its content is refused from now on).
+          tier.end(CloseCode.docDeleted, 'doc deleted')
+          break
       }
     } catch (err) {
       tier.malformed(`bad event from server: ${(err as Error).message}`)

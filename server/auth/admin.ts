@@ -21,7 +21,10 @@ export function adminRequired (ctx: WeftContext): boolean {
 // Compare digests, so neither the length nor a prefix of the admin token leaks through timing.
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
 
-export type AdminCheck = (req: IncomingMessage) => Promise<void>
+/** Who passed the admin check: the JWT's `sub`, when an admin JWT was used. */
+export interface Admin { user?: string }
+
+export type AdminCheck = (req: IncomingMessage) => Promise<Admin>
 
 /** Builds the check once per server (the JWT verifier holds the keys). Throws AuthError 401/403. */
 export function adminCheck (ctx: WeftContext): AdminCheck {
@@ -34,11 +37,11 @@ export function adminCheck (ctx: WeftContext): AdminCheck {
   ].filter(Boolean).join(' or ')
 
   return async req => {
-    if (!adminRequired(ctx)) return
+    if (!adminRequired(ctx)) return {}
     const found = extractToken(req)
     if (found === null) throw new AuthError(401, `admin credential required: ${how !== '' ? how : 'start the server with --admin-token'}`)
     if (found.token.length > MAX_TOKEN_LENGTH) throw new AuthError(401, 'token too long')
-    if (expected !== null && timingSafeEqual(digest(found.token), expected)) return
+    if (expected !== null && timingSafeEqual(digest(found.token), expected)) return {}
     if (verify !== null) {
       let claims: JWTPayload
       try {
@@ -46,7 +49,7 @@ export function adminCheck (ctx: WeftContext): AdminCheck {
       } catch {
         throw new AuthError(401, `invalid admin credential: ${how}`)
       }
-      if (claims.admin === true) return
+      if (claims.admin === true) return typeof claims.sub === 'string' ? { user: claims.sub } : {}
       throw new AuthError(403, 'this token is not an admin token (no "admin": true claim)')
     }
     throw new AuthError(401, expected !== null ? 'wrong admin token' : 'admin routes need --admin-token when auth is done by an authenticate() callback')

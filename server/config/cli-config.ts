@@ -30,7 +30,7 @@ function fromText (s: Setting, text: string, where: string): unknown {
       if (b === undefined) throw new ConfigError(`${where} must be true or false (1/0, yes/no), got "${text}"`)
       return b
     }
-    case 'list': return text.split(',').map(o => o.trim()).filter(o => o !== '')
+    case 'list': return text.split(s.repeatable === true ? /[\s,]+/ : ',').map(o => o.trim()).filter(o => o !== '')
     default: return text
   }
 }
@@ -62,18 +62,18 @@ function readConfigFile (path: string): Record<string, unknown> {
 }
 
 export function parseConfig (argv: string[], env: NodeJS.ProcessEnv): Parsed {
-  const options: Record<string, { type: 'string' | 'boolean', short?: string }> = {
+  const options: Record<string, { type: 'string' | 'boolean', short?: string, multiple?: boolean }> = {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' }
   }
   for (const s of settings) {
-    options[flagOf(s)] = { type: s.type === 'boolean' ? 'boolean' : 'string' }
+    options[flagOf(s)] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.repeatable === true ? { multiple: true } : {}) }
     if (s.offFlag !== undefined) options[s.offFlag] = { type: 'boolean' }
   }
-  let values: Record<string, string | boolean | undefined>
+  let values: Record<string, string | boolean | string[] | undefined>
   try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values
   } catch (err) {
     throw new ConfigError((err as Error).message)
   }
@@ -88,7 +88,8 @@ export function parseConfig (argv: string[], env: NodeJS.ProcessEnv): Parsed {
     const envName = envOf(s)
     let value: unknown
     if (values[flag] !== undefined) {
-      value = typeof values[flag] === 'boolean' ? values[flag] : fromText(s, values[flag] as string, `--${flag}`)
+      const given = values[flag]
+      value = typeof given === 'boolean' ? given : Array.isArray(given) ? given.flatMap(t => fromText(s, t, `--${flag}`) as string[]) : fromText(s, given!, `--${flag}`)
       from[s.name] = `--${flag}`
     } else if (s.offFlag !== undefined && values[s.offFlag] === true) {
       value = false

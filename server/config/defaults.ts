@@ -39,5 +39,8 @@ export const defaults = {
   sseKeepaliveMs: 15_000,
   sseRetryMs: 2000,
   sseMaxBufferedBytes: 1024 * 1024,
-  jsonIntervalMs: 100
+  jsonIntervalMs: 100,
+  versionQuietMs: 60_000,
+  versionIntervalMs: 600_000,
+  maxAutoVersions: 50
 }

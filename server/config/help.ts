@@ -18,6 +18,7 @@ export function shown (s: Setting): string {
 function usage (s: Setting): string {
   if (s.offFlag !== undefined) return `--${s.offFlag}`
   if (s.type === 'boolean') return `--${flagOf(s)}`
+  if (s.repeatable === true) return `--${flagOf(s)} <${s.urls === true ? 'url' : 'value'}>`
   const arg = s.type === 'int' ? 'n' : s.type === 'list' ? 'a,b' : s.type === 'enum' ? s.values!.join('|') : 'value'
   return `--${flagOf(s)} <${arg}>`
 }

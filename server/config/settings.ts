@@ -9,6 +9,7 @@
  */
 import { z } from 'zod'
 import { defaults } from './defaults.js'
+import { isHttpUrl } from '../webhooks/options.js'
 
 export type SettingType = 'int' | 'boolean' | 'string' | 'list' | 'enum'
 
@@ -34,9 +35,13 @@ export interface Setting {
   offFlag?: string
   /** For a list: an empty list is a meaningful value. */
   emptyOk?: boolean
+  /** For a list: the flag may be given again for each value (the variable: comma- or space-separated). */
+  repeatable?: boolean
+  /** For a list: each value is an http(s) URL. */
+  urls?: boolean
 }
 
-export const sections = ['Server', 'Access control', 'Limits', 'Presence', 'Docs and observers'] as const
+export const sections = ['Server', 'Access control', 'Limits', 'Presence', 'Docs and observers', 'Webhooks'] as const
 export type Section = typeof sections[number]
 
 type NumericDefault = { [K in keyof typeof defaults]: typeof defaults[K] extends number ? K : never }[keyof typeof defaults]
@@ -95,7 +100,16 @@ export const settings: readonly Setting[] = [
   { name: 'sseKeepaliveMs', type: 'int', default: num('sseKeepaliveMs'), option: true, section: 'Docs and observers', help: 'a keepalive comment on every idle SSE stream this often (ms)' },
   { name: 'sseRetryMs', type: 'int', default: num('sseRetryMs'), option: true, section: 'Docs and observers', help: 'the retry: EventSource waits before reconnecting (ms)' },
   { name: 'sseMaxBufferedBytes', type: 'int', default: num('sseMaxBufferedBytes'), option: true, section: 'Docs and observers', help: 'unsent bytes an SSE observer may hold before it is cut (it resumes)' },
-  { name: 'jsonIntervalMs', type: 'int', default: num('jsonIntervalMs'), option: true, section: 'Docs and observers', help: 'at most one JSON content per interval per doc on ?view=json streams (ms)' }
+  { name: 'jsonIntervalMs', type: 'int', default: num('jsonIntervalMs'), option: true, section: 'Docs and observers', help: 'at most one JSON content per interval per doc on ?view=json streams (ms)' },
+  { name: 'versionQuietMs', type: 'int', min: 0, default: num('versionQuietMs'), option: true, section: 'Docs and observers', help: 'automatic version of a doc once its edits pause this long (ms; 0: off)' },
+  { name: 'versionIntervalMs', type: 'int', min: 0, default: num('versionIntervalMs'), option: true, section: 'Docs and observers', help: '… and at least this often while edits go on (ms; 0: off; both 0: no automatic versions)' },
+  { name: 'maxAutoVersions', type: 'int', default: num('maxAutoVersions'), option: true, section: 'Docs and observers', help: 'automatic versions kept per doc (oldest pruned; named ones are kept)' },
+  // Webhooks (server/webhooks/; createWeft's `webhooks` option has the rest: retries, timeouts, …)
+  { name: 'webhook', type: 'list', repeatable: true, urls: true, section: 'Webhooks', help: 'POST doc events (changed, created, deleted, restored) to this http(s) URL; repeat the flag for more (the variable: a comma/space list)' },
+  { name: 'webhookSecret', type: 'string', section: 'Webhooks', help: 'sign each request: HMAC-SHA256 in the Weft-Signature header (≥ 16 chars)' },
+  { name: 'webhookContent', type: 'boolean', default: false, section: 'Webhooks', help: 'put the doc\'s JSON view in changed events' },
+  { name: 'webhookQuietMs', type: 'int', min: 0, shownDefault: '2000', section: 'Webhooks', help: 'a doc\'s changed event goes out once it had no change for this long (ms)' },
+  { name: 'webhookMaxDelayMs', type: 'int', min: 0, shownDefault: '10000', section: 'Webhooks', help: '… or this long after the first change of a burst, while typing goes on (ms)' }
 ]
 
 /** `maxDocs` → `max-docs`. */
@@ -113,7 +127,7 @@ export function expected (s: Setting): string {
     }
     case 'boolean': return 'true or false'
     case 'enum': return `one of ${s.values!.join(', ')}`
-    case 'list': return 'a list of origins such as https://app.example (comma-separated on the command line)'
+    case 'list': return s.urls === true ? 'http(s) URLs such as https://hooks.example/weft' : 'a list of origins such as https://app.example (comma-separated on the command line)'
     case 'string': return 'a non-empty string'
   }
 }
@@ -127,7 +141,7 @@ export function schemaOf (s: Setting): z.ZodType {
     }
     case 'boolean': return z.boolean()
     case 'enum': return z.enum(s.values as [string, ...string[]])
-    case 'list': return z.array(z.string().min(1)).min(s.emptyOk === true ? 0 : 1)
+    case 'list': return z.array(s.urls === true ? z.string().refine(isHttpUrl) : z.string().min(1)).min(s.emptyOk === true ? 0 : 1)
     case 'string': return z.string().min(1)
   }
 }

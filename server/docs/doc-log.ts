@@ -15,6 +15,7 @@
  */
 import { initialSeq } from '../../shared/cursor.js'
 import { WeftError } from '../../shared/errors.js'
+import { DocDeletedError } from './tombstone.js'
 import type { Logger } from '../logger.js'
 import type { Storage, UpdateRecord } from '../storage/types.js'
 import { History, type HistoryRecord } from './history.js'
@@ -48,6 +49,8 @@ export interface LogSink {
   committed? (first: number, updates: readonly Uint8Array[]): void
   /** Records stored elsewhere were loaded to fill a gap (metrics). */
   backfilled? (records: number): void
+  /** `seq` is the doc's first stored record, about to be applied (server hooks' `onCreate`). */
+  firstStored? (seq: number): void
 }
 
 export class StorageError extends WeftError {
@@ -83,6 +86,7 @@ export class DocLog {
   private sinceCompaction = { records: 0, bytes: 0 }
   private compacting: Promise<void> | null = null
   private closed = false
+  private retired = false
   private failures = 0
   private probeTimer: NodeJS.Timeout | null = null
   private probeMs = PROBE_MIN_MS
@@ -137,6 +141,7 @@ export class DocLog {
    */
   submit (update: Uint8Array, origin: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('doc is unloaded'))
+    if (this.retired) return Promise.reject(new DocDeletedError(this.name))
     return new Promise((resolve, reject) => {
       this.pending.push({ update, origin, at: performance.now(), resolve, reject })
       this.writing ??= this.writeLoop()
@@ -233,6 +238,7 @@ export class DocLog {
       // The first stored record of a new doc: the window starts here, not at the chosen base.
       this.based = true
       this.history.baseSeq = Math.min(this.history.baseSeq, record.seq - 1)
+      this.sink!.firstStored?.(record.seq)
     }
     this.history.push(record)
     this.seq = record.seq
@@ -300,6 +306,8 @@ export class DocLog {
    */
   compact (): Promise<void> {
     if (this.compacting != null) return this.compacting
+    // A doc being deleted stores nothing more: a compaction now would bring its records back.
+    if (this.retired) return Promise.resolve()
     if (this.sinceCompaction.records <= 1) return Promise.resolve()
     const upTo = this.seq
     const state = this.sink!.state()
@@ -318,12 +326,17 @@ export class DocLog {
     return this.compacting
   }
 
-  /** Final flush and compaction (unless storage is failing); then no more writes. Idempotent. */
-  async close (): Promise<void> {
+  /** Refuses writes from now on (the doc is being deleted); what is in the pipeline goes on. */
+  retire (): void { this.retired = true }
+
+  /** Final flush and compaction (unless storage is failing, or not asked); then no more writes. Idempotent. */
+  async close ({ compact = true }: { compact?: boolean } = {}): Promise<void> {
     if (this.closed) return
     await this.flushed()
     await this.ordered
-    if (this.failed == null) await this.compact()
+    // A compaction already running stores before the caller's next step (a delete's wipe).
+    if (!compact) await this.compacting
+    else if (this.failed == null) await this.compact()
     this.closed = true
     if (this.probeTimer != null) { clearTimeout(this.probeTimer); this.probeTimer = null }
   }

@@ -52,19 +52,25 @@ export function parseTypes (spec: string | undefined): Map<string, RootKind> {
   return out
 }
 
+/**
+ * How XML roots are rendered: an escaped XML string by default; `?view=prosemirror` passes
+ * docs/prosemirror.ts' renderer (null: a pinned root that does not exist yet).
+ */
+export type XmlRenderer = (root: Y.AbstractType<any> | null) => unknown
+
 /** The JSON view of every root of `doc`, plus pinned roots that do not exist yet (empty). */
-export function jsonView (doc: Y.Doc, pinned: ReadonlyMap<string, RootKind> = new Map()): JsonView {
+export function jsonView (doc: Y.Doc, pinned: ReadonlyMap<string, RootKind> = new Map(), renderXml?: XmlRenderer): JsonView {
   const content: Record<string, unknown> = Object.create(null)
   const types: Record<string, RootKind> = Object.create(null)
   for (const [name, type] of doc.share) {
     const kind = pinned.get(name) ?? inferKind(type)
     types[name] = kind
-    content[name] = render(kind, type)
+    content[name] = kind === 'xml' && renderXml !== undefined ? renderXml(type) : render(kind, type)
   }
   for (const [name, kind] of pinned) {
     if (name in types) continue
     types[name] = kind
-    content[name] = kind === 'map' ? {} : kind === 'array' ? [] : ''
+    content[name] = kind === 'xml' && renderXml !== undefined ? renderXml(null) : kind === 'map' ? {} : kind === 'array' ? [] : ''
   }
   return { content, types }
 }

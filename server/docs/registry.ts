@@ -146,6 +146,38 @@ export class DocRegistry extends EventEmitter<RegistryEvents> {
     await done
   }
 
+  /**
+   * Deletes doc `name`: if loaded, it is retired (shared-doc.ts `retire`: peers ended with 4410,
+   * writes in its pipeline settle, nothing more stored) and leaves memory ('unloading' is
+   * emitted after); then `wipe` removes what storage holds. Meanwhile the name acts as if being
+   * unloaded: whoever acquires it waits, then loads what storage holds by then (nothing).
+   * Returns `wipe`'s result.
+   */
+  async delete<T> (name: string, wipe: (doc: SharedDoc | null) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('server is shutting down')
+    const pendingUnload = this.unloading.get(name)
+    if (pendingUnload !== undefined) await pendingUnload
+    const entry = this.entries.get(name)
+    if (entry !== undefined) {
+      this.entries.delete(name)
+      if (entry.unloadTimer != null) { clearTimeout(entry.unloadTimer); entry.unloadTimer = null }
+    }
+    const done = (async () => {
+      const doc = entry === undefined ? null : await entry.doc.catch(() => null)
+      if (doc !== null) {
+        // Retired first: its peers (poll hubs among them) hear 4410 before they are detached.
+        await doc.retire()
+        this.emit('unloading', doc)
+      }
+      return await wipe(doc)
+    })()
+    const settled = done.then(() => {}, () => {}).finally(() => {
+      if (this.unloading.get(name) === settled) this.unloading.delete(name)
+    })
+    this.unloading.set(name, settled)
+    return await done
+  }
+
   /** A loaded doc, if it is in memory and finished loading. */
   get (name: string): SharedDoc | undefined {
     return this.entries.get(name)?.loaded ?? undefined

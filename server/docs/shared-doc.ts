@@ -20,6 +20,7 @@ import { DocPresence } from './doc-presence.js'
 import { defaultPresenceCoalesceMs } from './presence-window.js'
 import { isEmptyUpdate } from './validate.js'
 import { BLANK_SEQ } from '../../shared/cursor.js'
+import { readTombstone, type Tombstone } from './tombstone.js'
 
 export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   /**
@@ -37,6 +38,8 @@ export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   onBackfilled?: (doc: SharedDoc, records: number) => void
   /** Called when this node stored a batch, numbered from `first` (the cluster bus publishes it). */
   onCommitted?: (doc: SharedDoc, first: number, updates: readonly Uint8Array[]) => void
+  /** Called when the doc's first record (`seq`) is about to be applied: stored here or elsewhere. */
+  onFirstStored?: (doc: SharedDoc, seq: number) => void
   /**
    * Called after each stored and broadcast batch (metrics): its size, the storage write's
    * duration, and for each update the time from its arrival to its broadcast, in seconds.
@@ -53,6 +56,8 @@ export class SharedDoc implements LogSink {
   readonly log: DocLog
   lastChange = 0
   updatesStored = 0
+  /** What a deleted past life of this doc left (docs/tombstone.ts): the write gate refuses it. */
+  tombstone: Tombstone | null = null
   /** The record being applied (0: none): the Y.Doc may change only then. */
   private applyingSeq = 0
   private destroyed = false
@@ -86,7 +91,11 @@ export class SharedDoc implements LogSink {
    * pass, not one per record).
    */
   static async load (name: string, opts: DocOptions): Promise<SharedDoc> {
-    const records = await DocLog.read(name, opts)
+    const [records, tombstone] = await Promise.all([DocLog.read(name, opts), readTombstone(opts.storage, name)])
+    return SharedDoc.build(name, opts, records).then(doc => { doc.tombstone = tombstone; return doc })
+  }
+
+  private static async build (name: string, opts: DocOptions, records: UpdateRecord[]): Promise<SharedDoc> {
     // Fast path: every record was validated before it was stored, so apply them all at once and
     // decode each one separately only when an apply throws (then start over on a fresh doc, so a
     // half-applied record leaves nothing behind). Decoding every record first cost about a third
@@ -198,6 +207,9 @@ export class SharedDoc implements LogSink {
   /** LogSink: a batch this node stored (before it is applied: the bus may carry it at once). */
   committed (first: number, updates: readonly Uint8Array[]): void { this.opts.onCommitted?.(this, first, updates) }
 
+  /** LogSink: the doc's first stored record is about to be applied. */
+  firstStored (seq: number): void { this.opts.onFirstStored?.(this, seq) }
+
   /** LogSink: records stored elsewhere filled a gap. */
   backfilled (records: number): void { this.opts.onBackfilled?.(this, records) }
 
@@ -258,6 +270,24 @@ export class SharedDoc implements LogSink {
   async destroy (): Promise<void> {
     if (this.destroyed) return
     await this.log.close()
+    this.release()
+  }
+
+  /**
+   * The doc is being deleted: no more writes (refused as `docDeleted`), every peer is ended with
+   * 4410 (SSE streams get a `deleted` event, polls a 410), writes already in the pipeline settle,
+   * and nothing more is stored — no final compaction. Then everything is released; the caller
+   * removes what storage holds.
+   */
+  async retire (): Promise<void> {
+    if (this.destroyed) return
+    this.log.retire()
+    for (const peer of [...this.peers]) peer.close(CloseCode.docDeleted, CloseReason[CloseCode.docDeleted]!)
+    await this.log.close({ compact: false })
+    this.release()
+  }
+
+  private release (): void {
     this.destroyed = true
     this.ydoc.off('update', this.onYUpdate)
     this.presence.destroy()

@@ -13,7 +13,10 @@
  *    before Yjs decodes the update, so refusing a big delete-only update costs the bounds walk,
  *    not the decode (~10× more).
  *
- * Both judge against the doc's state plus the writes still in its pipeline (docs/in-flight.ts),
+ * 3. Deleted content (docs/tombstone.ts): structs or deletions from a deleted past life of the
+ *    doc are refused (`docDeleted`), so a stale editor cannot bring it back.
+ *
+ * 1 and 2 judge against the doc's state plus the writes still in its pipeline (docs/in-flight.ts),
  * which `submitChecked` keeps exactly: a write leaves it when it is applied or fails.
  */
 import * as Y from 'yjs'
@@ -23,6 +26,7 @@ import { dependsOnMissing, MAX_PENDING_BYTES, pendingBytes, shapeDependsOnMissin
 import { validateUpdate, type DecodedUpdate, type UpdateLimits } from './validate.js'
 import type { DocPeer } from './broadcast.js'
 import type { SharedDoc } from './shared-doc.js'
+import { refuseBuried } from './tombstone.js'
 
 /**
  * Validates `update`, checks it against `doc` and submits it. Throws synchronously when refused
@@ -36,6 +40,7 @@ export function submitChecked (doc: SharedDoc, update: Uint8Array, origin: DocPe
     ...limits,
     beforeDecode: shape => { if (overBudget() && shapeDependsOnMissing(shape, doc.ydoc, pipeline)) refuse() }
   })
+  if (doc.tombstone !== null) refuseBuried(doc.name, decoded, doc.tombstone)
   checkClientIds(decoded, doc.ydoc, pipeline)
   const dependent = dependsOnMissing(decoded, doc.ydoc, pipeline)
   if (dependent && overBudget()) refuse()

@@ -1,12 +1,13 @@
 /**
  * `GET /docs/:doc/events`: the SSE stream for read-only observers (server/transports/sse.ts).
- * Query: `view=json` adds the JSON view as `content`; `types=name:kind,…` pins root kinds
- * (implies `view=json`); `awareness=0` drops awareness events; `cursor=` resumes like
+ * Query: `view=json` adds the JSON view as `content` (`view=prosemirror`: the same, with XML
+ * roots as ProseMirror JSON); `types=name:kind,…` pins root kinds (implies `view=json`); `awareness=0` drops awareness events; `cursor=` resumes like
  * `Last-Event-ID` (the header wins: EventSource sends the newer one on reconnect).
  */
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { parseTypes } from '../docs/json-view.js'
+import { parseView } from '../docs/prosemirror.js'
 import { clientIp } from '../limits/connections.js'
 import type { SseTransport } from '../transports/sse.js'
 import type { HttpSessions } from '../transports/http-session.js'
@@ -24,8 +25,8 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
       const { doc, grant } = await readRequest(ctx, req)
       const view = queryParam(req, 'view')
       const types = queryParam(req, 'types')
-      if (view !== undefined && view !== 'json' && view !== '') throw new WeftError('malformed', 'view must be "json" (or absent)')
-      const pinned = view === 'json' || types !== undefined ? parseTypes(types) : null
+      const viewKind = parseView(view)
+      const pinned = view === 'json' || view === 'prosemirror' || types !== undefined ? parseTypes(types) : null
       const awareness = !['0', 'false', 'off'].includes(queryParam(req, 'awareness') ?? '')
       if (req.method === 'HEAD') {
         // Express answers HEAD with the GET route; a stream's body goes straight to the socket, so stop here.
@@ -44,7 +45,7 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
         res.once('close', session.hold())
         editor = session.session
       }
-      await sse.open(req, res, { doc, grant, pinned, awareness, cursor, headers: corsHeaders(ctx, req), editor })
+      await sse.open(req, res, { doc, grant, pinned, view: viewKind, awareness, cursor, headers: corsHeaders(ctx, req), editor })
       // The stream owns this response for hours and never calls next(): drop the router's
       // per-request closures so an idle observer holds only what its socket needs (~1 KB less each).
       const loose = req as unknown as Record<string, unknown>

@@ -75,7 +75,7 @@ export function queryParam (req: Request, name: string): string | undefined {
 }
 
 /** Which transport a route serves, for logs: editors' POSTs are `http`, streams `sse`, polls `poll`. */
-const transportOf: Record<string, string> = { events: 'sse', poll: 'poll', updates: 'http', awareness: 'http', session: 'http', snapshot: 'http', viewer: 'http', rate: 'http' }
+const transportOf: Record<string, string> = { events: 'sse', poll: 'poll', updates: 'http', awareness: 'http', session: 'http', snapshot: 'http', delete: 'http', viewer: 'http', rate: 'http' }
 
 /**
  * Answers an error of a doc route with its status, counted per route and status, and logged as

@@ -14,6 +14,9 @@ import { viewerRoutes } from './viewer.js'
 import { updateRoutes } from './updates.js'
 import { pollRoutes } from './poll.js'
 import { limitRoutes } from './limit.js'
+import { deleteRoutes } from './delete.js'
+import { versionRoutes } from './versions.js'
+import { contentRoutes } from './content.js'
 
 /** The routes of `ctx`, served by the transports built once for it (transports/index.ts). */
 export function createRouter (ctx: WeftContext, transports: Transports): express.Router {
@@ -25,8 +28,11 @@ export function createRouter (ctx: WeftContext, transports: Transports): express
   limitRoutes(router, ctx, transports.sessions, transports.requestsPerIp)
   eventRoutes(router, ctx, transports.sse, transports.sessions)
   snapshotRoutes(router, ctx)
+  deleteRoutes(router, ctx)
+  versionRoutes(router, ctx)
   viewerRoutes(router, ctx)
   updateRoutes(router, ctx, transports.sessions)
+  contentRoutes(router, ctx)
   pollRoutes(router, ctx, transports.sessions, transports.polls)
   return router
 }

@@ -1,9 +1,11 @@
 /**
  * `GET /docs/:doc`: a doc's current state, read-only.
  * - JSON (default): `{ name, cursor, content, types, stateVector }` — `content` is the JSON view
- *   (`?types=` pins root kinds); with `?sv=` also `update`, the part the caller lacks (base64).
+ *   (`?types=` pins root kinds; `?view=prosemirror` renders XML roots as ProseMirror JSON); with
+ *   `?sv=` also `update`, the part the caller lacks (base64).
  * - `Accept: application/octet-stream`: the state as one Yjs update; with `?sv=<base64 state
  *   vector>` only the part missing from it. A bad `sv` is 400.
+ * - `?version=ID`: the same answers for a stored version instead (docs/versions.ts); 404 if unknown.
  * The `X-Weft-Cursor` header (and `cursor` field) is an SSE/poll cursor for exactly this state,
  * so a client can take a snapshot and then follow `/events?cursor=…` without a gap.
  * Answers are encoded once per change of the doc (snapshot-cache.ts); a doc that is neither
@@ -16,7 +18,8 @@ import { base64ToBytes, bytesToBase64 } from '../../shared/base64.js'
 import { formatCursor } from '../../shared/cursor.js'
 import { BLANK_SEQ } from '../docs/blank.js'
 import type { WeftContext } from '../context.js'
-import { jsonView, parseTypes } from '../docs/json-view.js'
+import { parseTypes } from '../docs/json-view.js'
+import { parseView, renderView, type ViewKind } from '../docs/prosemirror.js'
 import { encodeDiff } from '../docs/dependencies.js'
 import { validateStateVector } from '../docs/validate.js'
 import { WeftError } from '../errors.js'
@@ -33,10 +36,19 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
       const sv = svText === undefined ? undefined : parseStateVector(svText)
       const typesText = queryParam(req, 'types')
       const pinned = parseTypes(typesText)
+      const view = parseView(queryParam(req, 'view'))
       const binary = req.accepts(['application/json', 'application/octet-stream']) === 'application/octet-stream'
-      const ask = { name: doc, sv, pinned, binary }
+      const ask = { name: doc, sv, pinned, binary, view }
       res.set({ ...corsHeaders(ctx, req), 'Cache-Control': 'no-store', 'Access-Control-Expose-Headers': 'X-Weft-Cursor' })
       ctx.metrics.inc('http_snapshots_total')
+      // `?version=ID`: a stored version (docs/versions.ts), answered like the doc itself, with the
+      // version's cursor (following it from there brings the edits made since). 404 if unknown.
+      const versionId = queryParam(req, 'version')
+      if (versionId !== undefined) {
+        const v = await ctx.versions.open(doc, versionId)
+        try { send(res, answer(v.ydoc, v.info.seq, ask)) } finally { v.ydoc.destroy() }
+        return
+      }
       // A doc nobody wrote and nobody has open is answered as empty without loading it: a
       // reader walking made-up names filled maxDocs (docs/registry.ts). Its cursor is the blank
       // cursor (docs/blank.ts): following it waits for the first write, or resets after one.
@@ -48,7 +60,7 @@ export function snapshotRoutes (router: Router, ctx: WeftContext): void {
       const lease = await ctx.registry.lease(doc)
       const shared = lease.doc
       try {
-        const variant = sv !== undefined ? null : binary ? 'binary' : `json ${typesText ?? ''}`
+        const variant = sv !== undefined ? null : binary ? 'binary' : `${view} ${typesText ?? ''}`
         let a = variant === null ? undefined : cache.get(shared, variant)
         if (a === undefined) {
           a = answer(shared.ydoc, shared.seq, ask)
@@ -69,10 +81,12 @@ interface Ask {
   sv: Uint8Array | undefined
   pinned: ReturnType<typeof parseTypes>
   binary: boolean
+  /** `?view=prosemirror` renders XML roots as ProseMirror JSON (docs/prosemirror.ts). */
+  view: ViewKind
 }
 
 /** The answer for a doc at `seq`. All synchronous: the state, its cursor and its view describe the same moment. */
-function answer (ydoc: Y.Doc, seq: number, { name, sv, pinned, binary }: Ask): SnapshotAnswer {
+function answer (ydoc: Y.Doc, seq: number, { name, sv, pinned, binary, view: viewKind }: Ask): SnapshotAnswer {
   if (sv !== undefined) validateStateVector(sv, ydoc)
   const cursor = formatCursor(name, seq)
   if (binary) {
@@ -81,7 +95,7 @@ function answer (ydoc: Y.Doc, seq: number, { name, sv, pinned, binary }: Ask): S
   }
   // JSON carries the update only when asked (`sv`): encoding a large doc costs more than its view.
   const update = sv !== undefined ? encodeDiff(ydoc, sv) : null
-  const view = jsonView(ydoc, pinned)
+  const view = renderView(ydoc, pinned, viewKind)
   const json = JSON.stringify({
     name,
     cursor,

@@ -245,6 +245,7 @@ export function leveldbStorage (location: string): Storage {
       heads.delete(doc)
       const ops: Op[] = []
       for await (const key of db.keys(docRange(doc))) ops.push({ type: 'del', key })
+      for await (const key of db.keys({ gte: `q${SEP}${doc}${SEP}`, lt: `q${SEP}${doc}${END}` })) ops.push({ type: 'del', key })
       await write(ops)
     },
     async list () {

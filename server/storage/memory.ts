@@ -79,6 +79,7 @@ export function memoryStorage (docs: MemoryRecords = new Map(), metaValues: Memo
     async delete (doc) {
       open()
       docs.delete(doc)
+      quarantined.delete(doc)
     },
     async list () {
       open()

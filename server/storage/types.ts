@@ -84,7 +84,10 @@ export interface Storage {
    * rest of the doc can load and the bytes stay available for a human to inspect.
    */
   quarantine (doc: string, seqs: readonly number[]): Promise<void>
-  /** Deletes a doc's records (quarantined ones stay). */
+  /**
+   * Deletes everything stored for a doc's log: records, quarantined records and its head (a doc
+   * deleted, docs/delete.ts). Meta values are the caller's to remove. Idempotent.
+   */
   delete (doc: string): Promise<void>
   /** Keyed values beside the logs (versions, webhook deliveries). */
   readonly meta: MetaStore

@@ -22,6 +22,9 @@ import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broad
 import { encodeDiff } from '../docs/dependencies.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { PollBody } from '../../shared/poll.js'
+
+/** A poll answered with an error (503 at shutdown, 410 for a deleted doc). */
+interface PollError { error: string, deleted?: true }
 import { DeadlineWheel } from './deadline-wheel.js'
 
 
@@ -61,7 +64,7 @@ export class DocPollHub implements DocPeer {
   private cache = new Map<number, string>()
   private cacheSeq = -1
 
-  constructor (readonly doc: SharedDoc, private readonly respond: (w: Waiter, status: number, body?: PollBody) => void) {
+  constructor (readonly doc: SharedDoc, private readonly respond: (w: Waiter, status: number, body?: PollBody | PollError) => void) {
     doc.addPeer(this)
   }
 
@@ -77,7 +80,11 @@ export class DocPollHub implements DocPeer {
     this.wake(b.origin)
   }
 
-  close (_code: number, _reason: string): void {}
+  /** A deleted doc (4410): every held poll is answered 410, so pollers stop instead of waiting out their timeout. */
+  close (code: number, reason: string): void {
+    if (code !== CloseCode.docDeleted) return
+    for (const w of [...this.waiters]) this.respond(w, 410, { error: reason, deleted: true })
+  }
 
   /** A change from `origin`: every waiter except the one that made it has news. */
   private wake (origin: unknown): void {
@@ -250,7 +257,7 @@ export class PollHubs {
     w.release()
   }
 
-  private respond (w: Waiter, status: number, body?: PollBody | { error: string }): void {
+  private respond (w: Waiter, status: number, body?: PollBody | PollError): void {
     if (w.done) return
     this.finish(w)
     const res = w.res

@@ -11,7 +11,7 @@ import type { AwarenessChanges } from '../docs/broadcast.js'
 import { encodeDiff } from '../docs/dependencies.js'
 import type { JsonView } from '../docs/json-view.js'
 
-export type SseEventName = 'snapshot' | 'update' | 'awareness' | 'reset'
+export type SseEventName = 'snapshot' | 'update' | 'awareness' | 'reset' | 'deleted'
 
 /** A comment line: keeps proxies from timing the stream out, invisible to EventSource. */
 export const KEEPALIVE = Buffer.from(': keepalive\n\n')

@@ -1,6 +1,6 @@
 /**
- * A feed: one doc's SSE stream in one view variant (plain, or `?view=json` with given type
- * pins). Observers on the same feed get byte-identical events, so every event is encoded once
+ * A feed: one doc's SSE stream in one view variant (plain, or `?view=json` / `?view=prosemirror`
+ * with given type pins). Observers on the same feed get byte-identical events, so every event is encoded once
  * per feed — through the broadcast's `encoded()` memo for updates, and a per-`seq` cache for
  * snapshots (a crowd reconnecting at once costs one snapshot, not one each).
  *
@@ -12,7 +12,8 @@
  */
 import { formatCursor } from '../../shared/cursor.js'
 import type { UpdateBroadcast } from '../docs/broadcast.js'
-import { jsonView, type JsonView, type RootKind } from '../docs/json-view.js'
+import type { JsonView, RootKind } from '../docs/json-view.js'
+import { renderView, type ViewKind } from '../docs/prosemirror.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import { EMPTY_UPDATE, snapshotData, sseEvent, updateData } from './sse-events.js'
 
@@ -36,7 +37,9 @@ export class SseFeed {
     /** Identifies the variant: '' (plain) or 'json' plus the pins. */
     readonly key: string,
     private readonly pinned: ReadonlyMap<string, RootKind> | null,
-    private readonly jsonIntervalMs: number
+    private readonly jsonIntervalMs: number,
+    /** How XML roots are rendered in `content` (docs/prosemirror.ts). */
+    private readonly viewKind: ViewKind = 'json'
   ) {
     this.memoKey = `sse-update:${key}`
   }
@@ -44,7 +47,7 @@ export class SseFeed {
   get json (): boolean { return this.pinned !== null }
 
   private view (): JsonView | null {
-    return this.pinned === null ? null : jsonView(this.doc.ydoc, this.pinned)
+    return this.pinned === null ? null : renderView(this.doc.ydoc, this.pinned, this.viewKind)
   }
 
   /** The `update` event for a broadcast, built once per feed (the first observer builds it). */
@@ -113,8 +116,8 @@ function plainUpdate (b: UpdateBroadcast): Buffer {
   return b.encoded('sse-update', () => sseEvent('update', formatCursor(b.docName, b.seq), updateData(b.update, null)))
 }
 
-/** The feed key for a view request: '' for plain, `json` plus sorted pins otherwise. */
-export function feedKey (pinned: ReadonlyMap<string, RootKind> | null): string {
+/** The feed key for a view request: '' for plain, the view (`json`, `prosemirror`) plus sorted pins otherwise. */
+export function feedKey (pinned: ReadonlyMap<string, RootKind> | null, view: ViewKind = 'json'): string {
   if (pinned === null) return ''
-  return 'json' + [...pinned].map(([n, k]) => `\u0000${n}\u0000${k}`).sort().join('')
+  return view + [...pinned].map(([n, k]) => `\u0000${n}\u0000${k}`).sort().join('')
 }

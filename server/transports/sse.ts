@@ -26,8 +26,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { parseCursor } from '../../shared/cursor.js'
+import { CloseCode } from '../../shared/close-codes.js'
 import type { AwarenessBroadcast, DocPeer, UpdateBroadcast } from '../docs/broadcast.js'
 import type { RootKind } from '../docs/json-view.js'
+import type { ViewKind } from '../docs/prosemirror.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import type { WeftContext } from '../context.js'
 import type { Grant } from '../auth/grant.js'
@@ -45,6 +47,8 @@ export interface SseRequest {
   grant: Grant
   /** Type pins for `?view=json` (empty map = infer all), or null for no JSON content. */
   pinned: ReadonlyMap<string, RootKind> | null
+  /** How `content` renders XML roots: `json` (XML strings, the default) or `prosemirror`. */
+  view?: ViewKind
   awareness: boolean
   /** `Last-Event-ID` or `?cursor=`, as sent; undefined for a fresh stream. */
   cursor: string | undefined
@@ -141,8 +145,14 @@ export class SseObserver implements DocPeer, FeedMember {
     this.socket.write(bytes)
   }
 
-  /** The doc ends the peer (shutdown, storage failure): end the stream; EventSource resumes. */
-  close (_code?: number, _reason?: string): void { this.end() }
+  /**
+   * The doc ends the peer (shutdown, storage failure): end the stream; EventSource resumes. A
+   * deleted doc says so first (`event: deleted`): the observer should stop, not resume.
+   */
+  close (code?: number, _reason?: string): void {
+    if (code === CloseCode.docDeleted) this.write(sseEvent('deleted', null, JSON.stringify({ doc: this.doc.name })))
+    this.end()
+  }
 
   end (): void {
     if (this.ended) return
@@ -170,12 +180,12 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     log.debug({ doc: o.doc.name }, 'SSE observer fell behind; cut (it resumes by cursor)')
   }
 
-  function feedFor (doc: SharedDoc, pinned: ReadonlyMap<string, RootKind> | null): SseFeed {
-    const key = `${doc.name}\u0000${feedKey(pinned)}`
+  function feedFor (doc: SharedDoc, pinned: ReadonlyMap<string, RootKind> | null, view: ViewKind = 'json'): SseFeed {
+    const key = `${doc.name}\u0000${feedKey(pinned, view)}`
     let feed = feeds.get(key)
     // A feed has members, and they hold its doc: it cannot outlive the doc's load.
     if (feed === undefined) {
-      feed = new SseFeed(doc, key, pinned, options.jsonIntervalMs)
+      feed = new SseFeed(doc, key, pinned, options.jsonIntervalMs, view)
       feeds.set(key, feed)
     }
     return feed
@@ -211,7 +221,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     })
     res.flushHeaders()
 
-    const feed = feedFor(doc, r.pinned)
+    const feed = feedFor(doc, r.pinned, r.view)
     const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow, ctx.traffic.sse.sent)
     observer.editor = r.editor ?? null
     observer.user = r.grant.user

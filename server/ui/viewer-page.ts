@@ -8,6 +8,10 @@
  * text always as text nodes. The doc name is read by the script from its own URL, so nothing
  * from the request is interpolated into the HTML either; a CSP with a per-response nonce backs
  * this up (an injected script would not run).
+ *
+ * Versions (http/versions.ts): a "Versions" button lists them (time, name, who; hidden when the
+ * token may not read them); `?version=ID` shows that version once, read-only, under a banner
+ * leading back to the live doc. The list is a panel under the header, full width on a phone.
  */
 import { logoSvg, page } from './html.js'
 
@@ -44,7 +48,22 @@ pre.json { color: #374151; }
 .empty strong { display: block; color: var(--ink); font-size: 17px; margin-bottom: 4px; }
 footer.meta { max-width: 860px; margin: -40px auto 40px; padding: 0 20px; display: flex; gap: 14px; color: var(--muted); font-size: 12.5px; }
 footer.meta code { font-size: 12px; }
-@media (max-width: 640px) { header.bar { flex-wrap: wrap; padding: 10px 14px; } .root > .body { padding: 16px; } }
+/* Versions: a panel under the header (full width on a phone), and a banner over a version shown. */
+#versions { max-width: 860px; margin: 16px auto 0; padding: 0 20px; }
+#versions[hidden] { display: none; }
+#versions-toggle[hidden] { display: none; }
+#versions .list { background: var(--card); border: 1px solid var(--line); border-radius: 14px; max-height: 50vh; overflow: auto; }
+#versions a.v { display: flex; flex-wrap: wrap; gap: 2px 10px; align-items: baseline; padding: 10px 16px; border-bottom: 1px solid var(--line); color: var(--ink); }
+#versions a.v:last-child { border-bottom: 0; }
+#versions a.v:hover { background: #fbfbfc; text-decoration: none; }
+#versions a.v[aria-current="true"] { background: var(--accent-soft); }
+#versions a.v .vname { font-weight: 650; overflow-wrap: anywhere; }
+#versions a.v .vmeta { font-size: 12.5px; color: var(--muted); }
+#versions .none { padding: 14px 16px; color: var(--muted); }
+.banner { max-width: 860px; margin: 16px auto 0; padding: 10px 16px; border-radius: 12px; background: var(--warn-soft); color: var(--warn); font-weight: 600; display: flex; flex-wrap: wrap; gap: 6px 14px; align-items: center; }
+.banner[hidden] { display: none; }
+.banner a { font-weight: 700; }
+@media (max-width: 640px) { header.bar { flex-wrap: wrap; padding: 10px 14px; } .root > .body { padding: 16px; } #versions, .banner { margin-left: 10px; margin-right: 10px; } #versions { padding: 0; } }
 `
 
 /** The page's script. Plain ES2017, no template literals: it is embedded in one. */
@@ -62,6 +81,86 @@ const script = String.raw`
   var base = new URL('../docs/' + seg + '/events', location.href);
   var people = new Map();
   var lastId = '', lastChange = 0, es = null, retryTimer = null;
+  var versionId = params.get('version');
+
+  // ---- versions ------------------------------------------------------------------------
+  // Versions are listed from /docs/:doc/versions (hidden when the token may not read them); a
+  // version opens as ?version=ID: its content from /docs/:doc?version=ID, shown once, not live.
+  function docUrl(suffix, extra) {
+    var url = new URL('../docs/' + seg + suffix, location.href);
+    ['token', 'types'].forEach(function (k) { if (params.get(k)) url.searchParams.set(k, params.get(k)); });
+    Object.keys(extra || {}).forEach(function (k) { url.searchParams.set(k, extra[k]); });
+    return url.href;
+  }
+  function pageUrl(id) {
+    var q = new URLSearchParams(location.search);
+    if (id) q.set('version', id); else q.delete('version');
+    var s = q.toString();
+    return location.pathname + (s ? '?' + s : '');
+  }
+  function when(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? iso : d.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  }
+  function versionLabel(v) { return v.name || (v.auto ? 'Automatic checkpoint' : 'Version'); }
+  function versionMeta(v) { return when(v.at) + (v.by ? ' \u00b7 ' + v.by : '') + ' \u00b7 ' + Math.max(1, Math.round(v.size / 1024)) + ' KB'; }
+
+  var versions = [];
+  function loadVersions() {
+    return fetch(docUrl('/versions'), { credentials: 'same-origin' }).then(function (res) {
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      return res.json();
+    }).then(function (data) {
+      versions = Array.isArray(data.versions) ? data.versions : [];
+      $('versions-toggle').hidden = false;
+      $('versions-toggle').textContent = 'Versions (' + versions.length + ')';
+      renderVersions();
+    }, function () { $('versions-toggle').hidden = true; });
+  }
+  function renderVersions() {
+    var items = [];
+    var live = el('a', 'v');
+    live.href = pageUrl(null);
+    live.setAttribute('aria-current', versionId ? 'false' : 'true');
+    live.append(el('span', 'vname', 'Live document'), el('span', 'vmeta', 'follows every edit'));
+    items.push(live);
+    versions.forEach(function (v) {
+      var a = el('a', 'v');
+      a.href = pageUrl(v.id);
+      a.setAttribute('aria-current', v.id === versionId ? 'true' : 'false');
+      a.append(el('span', 'vname', versionLabel(v)), el('span', 'vmeta', versionMeta(v)));
+      items.push(a);
+    });
+    if (versions.length === 0) items.push(el('div', 'none', 'No versions yet.'));
+    var list = $('versions-list');
+    list.replaceChildren.apply(list, items);
+    if (versionId) {
+      var v = versions.filter(function (x) { return x.id === versionId; })[0];
+      if (v) $('banner-text').textContent = 'Version: ' + versionLabel(v) + ' \u00b7 ' + versionMeta(v) + ' \u2014 read-only';
+    }
+  }
+  function showVersion() {
+    $('banner').hidden = false;
+    $('banner-live').href = pageUrl(null);
+    setStatus('connecting', 'Loading version\u2026');
+    fetch(docUrl('', { version: versionId }), { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (res) {
+      if (!res.ok) throw new Error(res.status === 404 ? 'No such version' : 'HTTP ' + res.status);
+      return res.json();
+    }).then(function (data) {
+      render(data.content || {}, data.types || {});
+      lastId = data.cursor || '';
+      setStatus('connected', 'Version');
+      tick();
+    }, function (err) {
+      setStatus('disconnected', String(err.message || err));
+    });
+  }
+  $('versions-toggle').addEventListener('click', function () {
+    var panel = $('versions');
+    panel.hidden = !panel.hidden;
+    $('versions-toggle').setAttribute('aria-expanded', panel.hidden ? 'false' : 'true');
+    if (!panel.hidden) loadVersions();
+  });
 
   function setStatus(status, text) {
     var pill = $('status');
@@ -217,7 +316,8 @@ const script = String.raw`
     $('cursor').textContent = lastId;
   }
   setInterval(tick, 1000);
-  connect();
+  loadVersions();
+  if (versionId) { $('versions').hidden = false; showVersion(); } else connect();
 })();
 `
 
@@ -231,7 +331,10 @@ export function viewerPage (nonce: string): string {
   <div class="people" id="people"></div>
   <span class="pill" id="present">0 people here</span>
   <span class="pill" id="status" data-status="connecting">Connecting…</span>
+  <button class="btn small" id="versions-toggle" type="button" aria-controls="versions" aria-expanded="false" hidden>Versions</button>
 </header>
+<div class="banner" id="banner" hidden><span id="banner-text">Version — read-only</span><a id="banner-live" href="">Back to the live document</a></div>
+<nav id="versions" aria-label="Versions" hidden><div class="list" id="versions-list"></div></nav>
 <main id="content" aria-live="polite"><div class="root empty"><strong>Loading…</strong></div></main>
 <footer class="meta"><span id="updated"></span><span>cursor <code id="cursor"></code></span></footer>
 <script nonce="${nonce}">${script}</script>`

@@ -24,6 +24,7 @@ const SERVER_CODES = {
   malformed: 'a bad message',
   unauthorized: 'the token expired',
   clientIdConflict: 'a client id another session owns',
+  docDeleted: 'DELETE /docs/:doc',
   presenceTooLarge: 'too many awareness ids or bytes',
   storageFailed: 'a failed load or write',
   tooSlow: 'outgoing buffer over maxBufferedBytes',
