@@ -108,6 +108,8 @@ export class Weft extends EventEmitter<WeftEvents> {
     if (resolved.cluster !== undefined) cluster = new Cluster(registry, resolved.storage, { ...resolved.cluster, nodeId: resolved.nodeId }, resolved.logger, metrics, resolved.maxAwarenessStateBytes)
     this.cluster = cluster
     this.context = createContext(resolved, metrics, registry, hooks)
+    // A delete here retires the doc on every node that has it loaded.
+    if (cluster !== null) this.context.docWipes.push(async doc => { await cluster!.deleted(doc) })
     this.hooks = hooks
     if (resolved.webhooks !== undefined) {
       const webhooks = new Webhooks(resolved.webhooks, { storage: resolved.storage, logger: resolved.logger, metrics, contentOf: contentReader(registry, resolved.storage), clusterNodeId: resolved.cluster !== undefined ? resolved.nodeId : undefined })

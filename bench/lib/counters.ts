@@ -19,16 +19,18 @@ export async function redisPid (redis: Redis): Promise<number> {
 export const diff = <T extends Record<string, number>>(after: T, before: T): T =>
   Object.fromEntries(Object.keys(after).map(k => [k, after[k]! - before[k]!])) as T
 
-export type WeftCounts = { groups: number, adds: number, addErrors: number, received: number }
+export type WeftCounts = { groups: number, adds: number, addErrors: number, received: number, backfilled: number, catches: number }
 
 /** Sums of a few Weft series over the given nodes (each series has a `node` label in a cluster). */
 export async function weftCounts (ports: number[]): Promise<WeftCounts> {
-  const sum: WeftCounts = { groups: 0, adds: 0, addErrors: 0, received: 0 }
+  const sum: WeftCounts = { groups: 0, adds: 0, addErrors: 0, received: 0, backfilled: 0, catches: 0 }
   const series: Record<keyof WeftCounts, string> = {
     groups: 'weft_storage_batch_updates_count',
     adds: 'weft_cluster_bus_adds_total',
     addErrors: 'weft_cluster_bus_add_errors_total',
-    received: 'weft_cluster_bus_groups_received_total'
+    received: 'weft_cluster_bus_groups_received_total',
+    backfilled: 'weft_records_backfilled_total',
+    catches: 'weft_cluster_head_check_catches_total'
   }
   for (const port of ports) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()

@@ -23,9 +23,10 @@ export const postgresUrl = process.env.BENCH_POSTGRES ?? 'postgres://postgres@12
 const APP = `weft-bench-${process.pid}`
 
 type Kind = 'single' | 'weft-cluster' | 'hocuspocus-cluster'
-const shapes: Partial<Record<TargetName, { nodes: number, kind: Kind, balance?: 'doc' }>> = {
+const shapes: Partial<Record<TargetName, { nodes: number, kind: Kind, balance?: 'doc', loadDivisor?: number }>> = {
   weft: { nodes: 1, kind: 'single' },
   'weft-cluster-1': { nodes: 1, kind: 'weft-cluster' },
+  'weft-cluster-1-third': { nodes: 1, kind: 'weft-cluster', loadDivisor: 3 },
   'weft-cluster-2': { nodes: 2, kind: 'weft-cluster' },
   'weft-cluster-3': { nodes: 3, kind: 'weft-cluster' },
   'weft-cluster-3-doc': { nodes: 3, kind: 'weft-cluster', balance: 'doc' },
@@ -46,12 +47,12 @@ export class Fleet {
   nginx: Nginx | null = null
   private db: pg.Client | null = null
 
-  private constructor (readonly name: TargetName, readonly kind: Kind) {}
+  private constructor (readonly name: TargetName, readonly kind: Kind, readonly loadDivisor: number) {}
 
   static async start (name: TargetName, fleet: (f: Fleet) => void): Promise<Fleet> {
     const shape = shapes[name]
     if (shape === undefined) throw new Error(`${name} cannot run as a fleet`)
-    const f = new Fleet(name, shape.kind)
+    const f = new Fleet(name, shape.kind, shape.loadDivisor ?? 1)
     fleet(f) // the caller can dispose of what started if a later step throws
     if (shape.kind !== 'single') {
       f.ownRedis = await startOwnRedis()

@@ -58,11 +58,13 @@ const ratios: Array<{ head: string, num: TargetName, den: TargetName }> = [
   { head: 'cluster-2 / cluster-1', num: 'weft-cluster-2', den: 'weft-cluster-1' },
   { head: 'cluster-3 / cluster-1', num: 'weft-cluster-3', den: 'weft-cluster-1' },
   { head: 'cluster-3 by doc / cluster-1', num: 'weft-cluster-3-doc', den: 'weft-cluster-1' },
+  { head: 'cluster-3 / cluster-1 at ⅓ load', num: 'weft-cluster-3', den: 'weft-cluster-1-third' },
+  { head: 'cluster-3 by doc / cluster-1 at ⅓ load', num: 'weft-cluster-3-doc', den: 'weft-cluster-1-third' },
   { head: 'cluster-3 / hocuspocus-redis', num: 'weft-cluster-3', den: 'hocuspocus-redis' }
 ]
 
 export function markdown (rows: Row[]): string {
-  const order: TargetName[] = ['weft', 'weft-baseline', 'weft-cluster-1', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'reference', 'hocuspocus', 'hocuspocus-redis', 'relay', 'sse-broadcast']
+  const order: TargetName[] = ['weft', 'weft-baseline', 'weft-cluster-1', 'weft-cluster-1-third', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'reference', 'hocuspocus', 'hocuspocus-redis', 'relay', 'sse-broadcast']
   const cols = order.filter(t => rows.some(r => r.values[t] !== undefined))
   const shown = ratios.filter(q => cols.includes(q.num) && cols.includes(q.den))
   const head = ['metric', 'unit', ...cols.map(t => targets[t].label), ...shown.map(q => q.head)]

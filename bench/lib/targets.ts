@@ -13,7 +13,7 @@ import { cmdline } from './proc.js'
 import WebSocket from 'ws'
 
 export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast' |
-  'weft-cluster-1' | 'weft-cluster-2' | 'weft-cluster-3' | 'weft-cluster-3-doc' | 'hocuspocus-redis'
+  'weft-cluster-1' | 'weft-cluster-1-third' | 'weft-cluster-2' | 'weft-cluster-3' | 'weft-cluster-3-doc' | 'hocuspocus-redis'
 export type Dialect = 'y-websocket' | 'hocuspocus'
 
 export interface TargetInfo {
@@ -40,6 +40,9 @@ export const targets: Record<TargetName, TargetInfo> = {
   // The cluster scenario: several processes of one target behind nginx (bench/lib/fleet.ts), each
   // started with the fleet's own flags (--postgres, --redis, --node-id / --redis, --id).
   'weft-cluster-1': { name: 'weft-cluster-1', label: 'Weft cluster, 1 node (PostgreSQL + Redis)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  // The same single node at a third of the load (the cluster scenario divides the edit rate by 3):
+  // what each node of three carries, so 3 nodes compare with one at the same load per node.
+  'weft-cluster-1-third': { name: 'weft-cluster-1-third', label: 'Weft cluster, 1 node at ⅓ load (a node\'s share of 3)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'weft-cluster-2': { name: 'weft-cluster-2', label: 'Weft cluster, 2 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   'weft-cluster-3': { name: 'weft-cluster-3', label: 'Weft cluster, 3 nodes', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   // nginx with deploy/nginx/weft.conf as shipped: a doc's clients meet on one node.
@@ -57,7 +60,7 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
     case 'hocuspocus': return { args: [join(buildDir, 'hocuspocus.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'relay': return { args: [join(buildDir, 'relay.mjs'), '--port', String(port)], env: {} }
     case 'sse-broadcast': return { args: [join(buildDir, 'sse-broadcast.mjs'), '--port', String(port)], env: {} }
-    case 'weft-cluster-1': case 'weft-cluster-2': case 'weft-cluster-3': case 'weft-cluster-3-doc': return command('weft', port, dataDir)
+    case 'weft-cluster-1': case 'weft-cluster-1-third': case 'weft-cluster-2': case 'weft-cluster-3': case 'weft-cluster-3-doc': return command('weft', port, dataDir)
     case 'hocuspocus-redis': return command('hocuspocus', port, dataDir)
   }
 }

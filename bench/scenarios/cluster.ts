@@ -8,6 +8,11 @@
  * - spread: 20 docs × 5 editors, an edit every 500 ms each (1×: 200 edits/s, 800 deliveries/s).
  * - hot doc: 1 writer at 10 edits/s, 200 observers (WebSockets that only read).
  *
+ * `weft-cluster-1-third` is one node at a third of each rate: what each of three nodes carries.
+ * A node's cost per delivery falls as its load rises (fewer wake-ups per edit, warmer caches and
+ * JIT), so 3 nodes at 1× compare with one node at 1× (the same total load) and with one node at
+ * ⅓ (the same load per node: whether capacity grows linearly).
+ *
  * Cost = CPU (utime + stime) over the measured window of every node, the fleet's redis-server,
  * nginx and PostgreSQL (bench/lib/cpu-set.ts), per 1,000 peer deliveries, in total and by part.
  * Redis' command counts (INFO) and the nodes' committed groups (/metrics) give adds per group.
@@ -18,7 +23,7 @@ import { CpuSet } from '../lib/cpu-set.js'
 import { withFleet, type Fleet } from '../lib/fleet.js'
 import type { TargetName } from '../lib/targets.js'
 
-const targets: TargetName[] = ['weft', 'weft-cluster-1', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'hocuspocus-redis']
+const targets: TargetName[] = ['weft', 'weft-cluster-1', 'weft-cluster-1-third', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'hocuspocus-redis']
 
 interface Workload { key: string, name: string, rooms: number, clientsPerRoom: number, writersPerRoom?: number, intervalMs: number, peer: string }
 
@@ -47,13 +52,16 @@ async function measure (ctx: BenchContext, f: Fleet, w: Workload, repeat: number
   // Fresh docs every run: the shared PostgreSQL keeps every earlier run's.
   const roomPrefix = `bench-${target}-${w.key}-${Date.now().toString(36)}-`
   const c = await f.connectSpread(ctx.loadgen, { group: w.key, rooms: w.rooms, clientsPerRoom: w.clientsPerRoom, roomPrefix, writersPerRoom: w.writersPerRoom })
-  await ctx.loadgen.call('type', { group: w.key, intervalMs: w.intervalMs, durationMs: ms.warmup })
+  // `weft-cluster-1-third`: one node at the load each of three carries (same metric names, so
+  // the report sets 3 nodes against one at the same load per node).
+  const intervalMs = w.intervalMs * f.loadDivisor
+  await ctx.loadgen.call('type', { group: w.key, intervalMs, durationMs: ms.warmup })
 
   const cpu = new CpuSet(async () => await f.listing())
   const redis0 = f.redis === null ? null : await redisCounts(f.redis)
   const weft0 = weft ? await weftCounts(f.ports) : null
   await cpu.start()
-  const r = await ctx.loadgen.call('type', { group: w.key, intervalMs: w.intervalMs, durationMs: ms.measured })
+  const r = await ctx.loadgen.call('type', { group: w.key, intervalMs, durationMs: ms.measured })
   const parts = await cpu.stop()
   const bus: RedisCounts | null = f.redis === null ? null : diff(await redisCounts(f.redis), redis0!)
   const log: WeftCounts | null = weft ? diff(await weftCounts(f.ports), weft0!) : null
@@ -84,6 +92,6 @@ async function measure (ctx: BenchContext, f: Fleet, w: Workload, repeat: number
   ctx.log(`  ${w.key} ${target} #${repeat}: ${c.clients} clients in ${c.connectMs.toFixed(0)} ms (${c.failures} failed), per node ${c.perNode.join('/')} (placement ${c.placed ? 'confirmed' : 'NOT confirmed'}); ` +
     `sent ${r.sent}, delivered ${r.delivered}/${r.expected} (${r.acrossNodes.n} across nodes); CPU ms nodes ${parts.nodes ?? 0} redis ${parts.redis ?? 0} postgres ${parts.postgres ?? 0} nginx ${parts.nginx ?? 0} → ${perK(total).toFixed(1)} ms/1k; ` +
     `p50 ${f1(r.latency.p50)} p99 ${f1(r.latency.p99)} (across ${f1(r.acrossNodes.p99)}, same ${f1(r.sameNode.p99)}) ms` +
-    (log !== null ? `; groups ${log.groups}, bus adds ${log.adds} (+${log.addErrors} refused), received ${log.received}` : '') +
+    (log !== null ? `; groups ${log.groups}, bus adds ${log.adds} (+${log.addErrors} refused), received ${log.received}, back-filled ${log.backfilled}, head-check catches ${log.catches}` : '') +
     (bus !== null ? `; redis xadd ${bus.xadd} publish ${bus.publish} commands ${bus.commands}` : '') + `; loadgen CPU ${r.loadgenCpuMs.toFixed(0)} ms`)
 }

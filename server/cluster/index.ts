@@ -44,14 +44,21 @@ export class Cluster {
   private readonly sub: Redis
   private closed = false
 
-  constructor (private readonly registry: DocRegistry, storage: Storage, opts: ClusterOptions, logger: Logger, metrics: Metrics, maxAwarenessStateBytes: number) {
+  constructor (private readonly registry: DocRegistry, storage: Storage, opts: ClusterOptions, private readonly logger: Logger, metrics: Metrics, maxAwarenessStateBytes: number) {
     this.nodeId = opts.nodeId ?? defaultNodeId()
     const keys = clusterKeys(opts.prefix)
-    this.bus = new LogBus({ redisUrl: opts.redis, nodeId: this.nodeId, keys, storage, logger, metrics, headCheckMs: opts.headCheckMs })
+    this.bus = new LogBus({ redisUrl: opts.redis, nodeId: this.nodeId, keys, storage, logger, metrics, headCheckMs: opts.headCheckMs, onGone: doc => { this.retire(doc, 'the head check') } })
     const quiet = (): void => {} // the bus logs Redis being away, once per few seconds
     this.pub = redisConnection(opts.redis, 'commands', quiet)
     this.sub = redisConnection(opts.redis, 'listener', quiet)
-    this.relay = new PresenceRelay(this.pub, this.sub, { nodeId: this.nodeId, keys, logger, metrics, maxAwarenessStateBytes, presenceMs: opts.presenceMs, heartbeatMs: opts.heartbeatMs })
+    // The relay knows which docs other nodes have loaded (their channel subscriptions and
+    // messages); the bus reads a doc's stream only while another node may write it.
+    this.relay = new PresenceRelay(this.pub, this.sub, {
+      nodeId: this.nodeId, keys, logger, metrics, maxAwarenessStateBytes, presenceMs: opts.presenceMs, heartbeatMs: opts.heartbeatMs,
+      onAlone: doc => { this.bus.alone(doc) },
+      onOthers: doc => { this.bus.others(doc) },
+      onDeleted: doc => { this.retire(doc, 'its message') }
+    })
     metrics.gauge('cluster_postgres_up', () => storage.ready === undefined || storage.ready() ? 1 : 0)
     registry.on('loaded', this.onLoaded)
     registry.on('unloading', this.onUnloading)
@@ -66,6 +73,26 @@ export class Cluster {
   private readonly onUnloading = (doc: SharedDoc): void => {
     this.bus.unfollow(doc)
     this.relay.unfollow(doc)
+  }
+
+  /**
+   * This node deleted `doc` (docs/delete.ts): its stream goes, and the nodes that have it loaded
+   * retire it too (a node that misses the message finds the head gone at its next head check).
+   */
+  async deleted (doc: string): Promise<void> {
+    await this.bus.drop(doc)
+    this.relay.deleted(doc)
+  }
+
+  /**
+   * Another node deleted `doc`: its peers here are ended as there (4410, SSE `deleted`, polls
+   * 410) and it leaves memory; storage is that node's to clean. Loaded again, it reads the
+   * tombstone and refuses the deleted content here too.
+   */
+  private retire (doc: SharedDoc, how: string): void {
+    if (this.closed || this.registry.get(doc.name) !== doc) return
+    this.logger.info({ doc: doc.name, how }, 'cluster: the doc was deleted on another node; retired here')
+    this.registry.delete(doc.name, async () => {}).catch(err => { this.logger.warn({ doc: doc.name, err }, 'cluster: retiring a deleted doc failed') })
   }
 
   /** A batch this node stored: one add to the doc's stream. */

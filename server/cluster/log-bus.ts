@@ -10,6 +10,11 @@
  *   connections (shards), each an `XREAD BLOCK` loop. A bad key (another type) fails only its
  *   shard's read, which then drops that key and goes on; the head check still covers that doc.
  *   Groups are handed to the doc's log (`integrate`): in sequence order, once, gaps back-filled.
+ * - **Alone**: a doc no other node has loaded (cluster/index.ts asks Redis when it starts
+ *   following, and hears another node's arrival on the doc's presence channel) is not read: its
+ *   only adds are this node's own, and reading them back would cost a wake-up and a command per
+ *   group for nothing. It is read again, for good, from the doc's head, once another node shows
+ *   up, Redis reconnects (what was said meanwhile is lost), or the head check finds it behind.
  * - **Head check**: about once a second, one query for the stored heads of every loaded doc; a doc
  *   behind catches up from storage. It catches a lost last add, and it is the whole fan-out while
  *   Redis is down (writes go on: a failed add is counted, not an error to the writer).
@@ -36,6 +41,11 @@ export interface LogBusOptions {
   streamMaxLen?: number
   /** How often the stored heads are compared with the docs'. @default 1000 */
   headCheckMs?: number
+  /**
+   * The head check found no head for a doc this node holds stored records of: another node
+   * deleted it (docs/delete.ts) and its message did not arrive (Redis away).
+   */
+  onGone?: (doc: SharedDoc) => void
 }
 
 interface Followed {
@@ -45,6 +55,10 @@ interface Followed {
   lastId: string
   /** The key could not be read (another type): left to the head check. */
   bad: boolean
+  /** No other node has the doc loaded: not read (see the module comment). */
+  alone: boolean
+  /** Another node has (or had) the doc: read until unfollowed, whatever `alone()` says later. */
+  shared: boolean
 }
 
 /** A reader connection and the streams it follows. */
@@ -77,6 +91,9 @@ export class LogBus {
   constructor (private readonly opts: LogBusOptions) {
     // Adds fail at once while Redis is away (a write must not wait for the bus).
     this.cmd = redisConnection(opts.redisUrl, 'commands', this.onRedisError)
+    // A reconnect: news of other nodes may have been lost meanwhile, so every doc is read again.
+    let readies = 0
+    this.cmd.on('ready', () => { if (readies++ > 0) for (const f of this.followed.values()) this.share(f) })
     this.shards = Array.from({ length: opts.shards ?? 4 }, () => {
       const conn = redisConnection(opts.redisUrl, 'listener', this.onRedisError)
       const shard: Shard = { conn, id: null, streams: new Map(), wake: null, blocked: false }
@@ -122,12 +139,41 @@ export class LogBus {
   follow (doc: SharedDoc): void {
     if (this.closed || this.followed.has(doc.name)) return
     // After the doc's head; a doc with nothing stored yet has the blank cursor (0): every group is news.
-    const f: Followed = { doc, key: this.opts.keys.stream(doc.name), lastId: `${doc.seq}-0`, bad: false }
+    const f: Followed = { doc, key: this.opts.keys.stream(doc.name), lastId: `${doc.seq}-0`, bad: false, alone: false, shared: false }
     this.followed.set(doc.name, f)
-    const shard = this.shards[hash(doc.name) % this.shards.length]!
+    const shard = this.shardOf(doc.name)
     shard.streams.set(f.key, f)
+    this.wake(shard)
+  }
+
+  /** No other node has the doc loaded (as Redis said when this node started following it). */
+  alone (doc: SharedDoc): void {
+    const f = this.followed.get(doc.name)
+    if (f === undefined || f.doc !== doc || f.shared) return
+    // A read blocked on it ends at its next add (or in a second); the next read leaves it out.
+    f.alone = true
+  }
+
+  /** Another node has the doc loaded (it said so on the doc's presence channel). */
+  others (doc: SharedDoc): void {
+    const f = this.followed.get(doc.name)
+    if (f !== undefined && f.doc === doc) this.share(f)
+  }
+
+  private share (f: Followed): void {
+    f.shared = true
+    if (!f.alone) return
+    f.alone = false
+    // Everything up to the doc's head is applied; each entry's id is its group's last number.
+    f.lastId = `${f.doc.seq}-0`
+    this.wake(this.shardOf(f.doc.name))
+  }
+
+  private shardOf (name: string): Shard { return this.shards[hash(name) % this.shards.length]! }
+
+  /** A shard waiting with nothing to read, or blocked on other streams, starts a new read. */
+  private wake (shard: Shard): void {
     if (shard.wake !== null) shard.wake()
-    // A reader blocked on the other streams would not see this one until its block ends.
     else if (shard.blocked && shard.id !== null) this.cmd.client('UNBLOCK', shard.id).catch(() => {})
   }
 
@@ -135,12 +181,12 @@ export class LogBus {
     const f = this.followed.get(doc.name)
     if (f === undefined || f.doc !== doc) return
     this.followed.delete(doc.name)
-    this.shards[hash(doc.name) % this.shards.length]!.streams.delete(f.key)
+    this.shardOf(doc.name).streams.delete(f.key)
   }
 
   private async read (shard: Shard): Promise<void> {
     while (!this.closed) {
-      const streams = [...shard.streams.values()].filter(f => !f.bad)
+      const streams = [...shard.streams.values()].filter(f => !f.bad && !f.alone)
       if (streams.length === 0) {
         await new Promise<void>(resolve => { shard.wake = resolve; setTimeout(resolve, BLOCK_MS).unref() })
         shard.wake = null
@@ -211,11 +257,16 @@ export class LogBus {
     this.checking = true
     try {
       const heads = await storage.heads([...this.followed.keys()])
-      for (const [name, head] of heads) {
-        const f = this.followed.get(name)
-        if (f === undefined) continue
+      for (const [name, f] of [...this.followed]) {
+        const head = heads.get(name)
+        if (head === undefined) {
+          // Stored records, and now no head: the doc was deleted on another node.
+          if (f.doc.log.isBased && this.followed.get(name) === f) this.opts.onGone?.(f.doc)
+          continue
+        }
         if (head <= f.doc.seq) continue
         this.catches.inc()
+        this.share(f) // someone else writes it: its next adds come over the stream
         await f.doc.reach(head)
       }
     } catch {
@@ -223,6 +274,18 @@ export class LogBus {
     } finally {
       this.checking = false
     }
+  }
+
+  /**
+   * A deleted doc's stream goes (docs/delete.ts): its entries are the deleted life's records, and
+   * a node loading the name afresh reads a doc's stream from its start. Old cursors are reset by
+   * then, so nothing points into it. If Redis is away, the doc's tombstone keeps those records
+   * out (SharedDoc.integrate).
+   */
+  async drop (doc: string): Promise<void> {
+    await this.cmd.del(this.opts.keys.stream(doc)).catch((err: Error) => {
+      this.opts.logger.warn({ doc, err: err.message }, 'bus: could not drop a deleted doc\'s stream; its tombstone keeps the old records out')
+    })
   }
 
   async close (): Promise<void> {

@@ -8,7 +8,8 @@
  * Every node heartbeats on one channel. A node silent for three heartbeats (or one that said
  * goodbye) has its presence removed everywhere: well within the 30 s awareness timeout. A node
  * that starts following a doc asks the others for their presence in it, so a joiner sees every
- * node's people, not only those who move next.
+ * node's people, not only those who move next. The same channel tells who else has a doc loaded
+ * (its subscribers, anyone who speaks on it): the bus reads a doc's stream only then (log-bus.ts).
  */
 import type { Redis } from 'ioredis'
 import * as decoding from 'lib0/decoding'
@@ -31,10 +32,18 @@ export interface PresenceRelayOptions {
   presenceMs?: number
   /** @default 2000 */
   heartbeatMs?: number
+  /** Once subscribed to a doc's channel: no other node is (the bus need not read its stream). */
+  onAlone?: (doc: SharedDoc) => void
+  /** Another node spoke on a doc's channel: it has the doc loaded. */
+  onOthers?: (doc: SharedDoc) => void
+  /** Another node deleted a doc this node has loaded (docs/delete.ts). */
+  onDeleted?: (doc: SharedDoc) => void
 }
 
 const UPDATE = 0
 const QUERY = 1
+/** The doc was deleted: every node that has it loaded retires it at once. */
+const DELETED = 2
 
 /** Another node, as the doc sees it: the owner of that node's clients' states. */
 class RemoteNode implements DocPeer {
@@ -86,7 +95,13 @@ export class PresenceRelay {
     this.docs.set(doc.name, s)
     this.byChannel.set(channel, s)
     // Once subscribed, ask the others who is here (they answer with their local states).
-    this.sub.subscribe(channel).then(() => this.send(doc.name, QUERY, new Uint8Array()), () => {})
+    this.sub.subscribe(channel).then(async () => {
+      this.send(doc.name, QUERY, new Uint8Array())
+      // Subscribers of the channel = nodes that have the doc loaded. One (this one): alone, until
+      // another arrives (its QUERY reaches us: we are subscribed). A failed ask changes nothing.
+      const reply = await this.pub.pubsub('NUMSUB', channel).catch(() => null) as [unknown, unknown] | null
+      if (reply !== null && Number(reply[1]) === 1 && this.docs.get(doc.name) === s) this.opts.onAlone?.(doc)
+    }, () => {})
   }
 
   unfollow (doc: SharedDoc): void {
@@ -156,6 +171,8 @@ export class PresenceRelay {
     }
     if (node === this.opts.nodeId) return
     this.lastHeard.set(node, Date.now())
+    this.opts.onOthers?.(s.doc)
+    if (type === DELETED) return this.opts.onDeleted?.(s.doc)
     if (type === QUERY) {
       const ids = [...s.local].filter(id => s.doc.awareness.getStates().has(id))
       if (ids.length > 0) this.send(s.doc.name, UPDATE, s.doc.encodeAwareness(ids))
@@ -171,6 +188,9 @@ export class PresenceRelay {
       this.opts.logger.warn({ doc: s.doc.name, node, err: (err as Error).message }, 'cluster: presence from another node did not apply')
     }
   }
+
+  /** Tells the nodes that have `doc` loaded that it was deleted (this node has already retired it). */
+  deleted (doc: string): void { this.send(doc, DELETED, new Uint8Array()) }
 
   private onNodes (text: string): void {
     const [kind, node] = text.split(' ')

@@ -20,7 +20,7 @@ import { DocPresence } from './doc-presence.js'
 import { defaultPresenceCoalesceMs } from './presence-window.js'
 import { isEmptyUpdate } from './validate.js'
 import { BLANK_SEQ } from '../../shared/cursor.js'
-import { readTombstone, type Tombstone } from './tombstone.js'
+import { isBuried, readTombstone, type Tombstone } from './tombstone.js'
 
 export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   /**
@@ -153,8 +153,15 @@ export class SharedDoc implements LogSink {
     return this.log.submit(update, origin)
   }
 
-  /** Records stored by another node: applied and broadcast in order, not stored again (doc-log.ts). */
-  integrate (records: readonly UpdateRecord[]): Promise<void> { return this.log.integrate(records) }
+  /**
+   * Records stored by another node: applied and broadcast in order, not stored again (doc-log.ts).
+   * After a delete, records of the doc's past life may still come from the bus (a stream Redis
+   * could not drop): they are left out, as the write gate refuses their content (tombstone.ts).
+   */
+  integrate (records: readonly UpdateRecord[]): Promise<void> {
+    const t = this.tombstone
+    return this.log.integrate(t === null ? records : records.filter(r => !isBuried(Y.decodeUpdate(r.update), t)))
+  }
 
   /** Applies what storage holds up to `upTo` that this doc lacks (doc-log.ts `catchUp`). */
   catchUp (upTo: number): Promise<void> { return this.log.catchUp(upTo) }

@@ -45,13 +45,19 @@ export async function writeTombstone (storage: Storage, doc: string, sv: Tombsto
 
 /** Throws `DocDeletedError` when the update carries a struct or a deletion from the doc's deleted past. */
 export function refuseBuried (doc: string, decoded: DecodedUpdate, tombstone: Tombstone): void {
+  if (isBuried(decoded, tombstone)) throw new DocDeletedError(doc)
+}
+
+/** True when the update carries a struct or a deletion from the doc's deleted past. */
+export function isBuried (decoded: DecodedUpdate, tombstone: Tombstone): boolean {
   for (const s of decoded.structs) {
     if (s instanceof Y.Skip) continue
     const below = tombstone.get(s.id.client)
-    if (below !== undefined && s.id.clock < below) throw new DocDeletedError(doc)
+    if (below !== undefined && s.id.clock < below) return true
   }
   for (const [client, ranges] of decoded.ds.clients) {
     const below = tombstone.get(client)
-    if (below !== undefined && ranges.some(r => r.clock < below)) throw new DocDeletedError(doc)
+    if (below !== undefined && ranges.some(r => r.clock < below)) return true
   }
+  return false
 }

@@ -6,7 +6,9 @@
  * The head row is the doc's sequencer: an append takes its numbers with one
  * `INSERT … ON CONFLICT DO UPDATE SET head = head + k RETURNING head`, whose row lock holds
  * every other writer of the doc (another node's) until the records are committed. So writers of
- * one doc on several nodes are numbered one after the other, never the same.
+ * one doc on several nodes are numbered one after the other, never the same. The usual append
+ * (the head is where this node last saw it) is one statement, one round trip: a compare-and-set
+ * of the head with the records' insert in the same implicit transaction (`casAppend`).
  *
  * The schema is versioned (`<prefix>_schema`) and migrated on open under an advisory lock, so
  * nodes starting together migrate once. Version 2 added the head rows, seeded from the records;
@@ -72,9 +74,9 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     }
   }
 
-  async function query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  async function query<R extends pg.QueryResultRow> (text: string | pg.QueryConfig, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      const result = await pool.query<R>(text, values)
+      const result = typeof text === 'string' ? await pool.query<R>(text, values) : await pool.query<R>(text)
       healthy = true
       return result
     } catch (err) {
@@ -91,6 +93,16 @@ export function postgresStorage (connectionString: string, options: PostgresStor
   const takeHead = `INSERT INTO ${heads} (doc, head) VALUES ($1, GREATEST($2::bigint, (SELECT max(seq) FROM ${updates} WHERE doc = $1)) + $3)
     ON CONFLICT (doc) DO UPDATE SET head = GREATEST(${heads}.head, $2::bigint) + $3 RETURNING head`
   const appendRecords = `INSERT INTO ${updates} (doc, seq, update) SELECT $1, s, u FROM unnest($2::bigint[], $3::bytea[]) AS r(s, u)`
+  // The usual append in one statement, so one round trip and one (implicit) transaction instead
+  // of four (BEGIN, head, records, COMMIT): the head moves only if it still is `$4` (what the
+  // caller expects it to be), and the records, numbered after it, go in only if it moved. The
+  // row's lock is held to the statement's commit, as in the transaction. `seen` is the head as the
+  // statement found it (its snapshot): when it moved elsewhere, the next try expects that one.
+  const casAppend = `WITH h AS (UPDATE ${heads} SET head = GREATEST(head, $2::bigint) + $3::bigint WHERE doc = $1 AND head = $4::bigint RETURNING head),
+    r AS (INSERT INTO ${updates} (doc, seq, update) SELECT $1, s, u FROM h, unnest($5::bigint[], $6::bytea[]) AS r(s, u))
+    SELECT (SELECT head FROM h) AS taken, (SELECT head FROM ${heads} WHERE doc = $1) AS seen`
+  /** Tries of the one-statement append before the transaction (which cannot miss) takes over. */
+  const CAS_TRIES = 3
 
   const meta: MetaStore = {
     async put (ns, key, value) {
@@ -146,6 +158,19 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     },
     async append (doc, batch, after) {
       const k = batch.length
+      // The head row exists once a doc has a record (and on every later append): then one
+      // statement does. Another node's append since our last look, or a doc without a head row,
+      // makes it insert nothing; after a few such tries the transaction below numbers the batch.
+      let expect = after
+      for (let attempt = 0; k > 0 && attempt < CAS_TRIES; attempt++) {
+        const first = Math.max(expect, after) + 1
+        const seqs = batch.map((_, i) => first + i)
+        const records = batch.map((update, i) => Buffer.from(encodeRecord(first + i, update)))
+        const { rows: [row] } = await query<{ taken: string | null, seen: string | null }>({ name: `${prefix}-cas-append`, text: casAppend, values: [doc, after, k, expect, seqs, records] })
+        if (row?.taken != null) return first
+        if (row?.seen == null) break
+        expect = Number(row.seen)
+      }
       return await tx(async client => {
         // The head row: taken (and locked until COMMIT) by this statement. A doc with records but
         // no head row yet (stored before heads existed, by a node not yet migrated) starts from them.
@@ -180,6 +205,7 @@ export function postgresStorage (connectionString: string, options: PostgresStor
     async delete (doc) {
       await tx(async client => {
         await client.query(`DELETE FROM ${updates} WHERE doc = $1`, [doc])
+        await client.query(`DELETE FROM ${quarantined} WHERE doc = $1`, [doc])
         await client.query(`DELETE FROM ${heads} WHERE doc = $1`, [doc])
       })
     },

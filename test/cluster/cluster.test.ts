@@ -28,10 +28,10 @@ const streams: SseClient[] = []
 let docs = 0
 const docName = (): string => `cluster-${Date.now().toString(36)}-${docs++}`
 
-async function startNode (id: string, databaseUrl = postgresUrl, compactAfterRecords = 1_000_000): Promise<TestServer> {
+async function startNode (id: string, databaseUrl = postgresUrl, compactAfterRecords = 1_000_000, headCheckMs?: number): Promise<TestServer> {
   const node = await startServer({
     storage: postgresStorage(databaseUrl, { tablePrefix: prefix, poolSize: 4 }),
-    cluster: { redis: redis.url, nodeId: id },
+    cluster: { redis: redis.url, nodeId: id, headCheckMs },
     nodeId: id,
     compactAfterRecords,
     compactAfterBytes: 1 << 30
@@ -189,10 +189,11 @@ if (!available) {
       const seqs: number[] = []
       let cursor: string | undefined
       let snapshotSeq: number | null = null
-      const deadline = Date.now() + 6000
+      // 6 s, or longer on a busy machine until there were enough reconnects (at most 20 s).
+      const started = Date.now()
       let reconnects = 0
       try {
-        while (Date.now() < deadline) {
+        while (Date.now() - started < (reconnects <= 60 ? 20_000 : 6000)) {
           const node = all[r.int(all.length)]!
           const sse = await openSse(`${node.url}/docs/${encodeURIComponent(doc)}/events`, cursor === undefined ? {} : { lastEventId: cursor })
           await sleep(10 + r.int(60))
@@ -370,7 +371,80 @@ if (!available) {
         expect(y.getText('text').toString()).toBe(textOf(left))
       }
     })
+
+    it('a doc on one node only is not read back from its stream; a second node that loads it later and the first hear each other at once over the bus', async () => {
+      // No head check within the test: whatever crosses nodes here came over the stream.
+      const [a, b] = await Promise.all([startNode('a', postgresUrl, 1_000_000, 600_000), startNode('b', postgresUrl, 1_000_000, 600_000)])
+      const doc = docName()
+      const [first] = await editors(doc, a)
+      await sleep(100) // the node asked Redis whether another has the doc
+      const readsBefore = await commandCalls('xread')
+      for (let i = 0; i < 20; i++) { first.text.insert(0, 'a'); await sleep(5) }
+      await waitFor(async () => (await storedSeqs(doc)).length >= 20, 'the edits stored')
+      // Alone, a's own adds are not read back (at most the read blocked before it knew it was alone).
+      expect(await commandCalls('xread') - readsBefore).toBeLessThanOrEqual(2)
+      expect(await metric(a, 'cluster_bus_adds_total')).toBeGreaterThan(0)
+
+      const [second] = await editors(doc, b)
+      expect(textOf(second)).toBe(textOf(first))
+      for (let round = 0; round < 5; round++) {
+        second.text.insert(0, 'b')
+        await waitFor(() => textOf(first) === textOf(second), 'b\'s edit to reach a (over the bus: it was alone until b came)', 5000)
+        first.text.insert(0, 'a')
+        await waitFor(() => textOf(first) === textOf(second), 'a\'s edit to reach b', 5000)
+      }
+      expect(await metric(a, 'cluster_head_check_catches_total') + await metric(b, 'cluster_head_check_catches_total')).toBe(0)
+      expect(await metric(a, 'cluster_bus_groups_received_total')).toBeGreaterThanOrEqual(5)
+    })
+
+    it('a delete on one node ends the doc\'s peers on the others at once (its message), or by the head check when no message comes', async () => {
+      const [a, b] = await Promise.all([startNode('a'), startNode('b', postgresUrl, 1_000_000, 300)])
+      const closeCodes = (c: StockClient): number[] => {
+        const codes: number[] = []
+        c.provider.on('connection-close', (e: CloseEvent | null) => { if (e != null) codes.push(e.code) })
+        return codes
+      }
+      // 1. Deleted through node a: node b hears it over Redis.
+      const doc = docName()
+      const [onA, onB] = await editors(doc, a!, b!)
+      const codesB = closeCodes(onB!)
+      onA!.text.insert(0, 'gone soon')
+      await waitFor(() => textOf(onB!) === 'gone soon', 'the edit to reach b')
+      const sse = await openSse(`${b!.url}/docs/${encodeURIComponent(doc)}/events`)
+      streams.push(sse)
+      await sse.next(e => e.event === 'snapshot', 'snapshot')
+      const t0 = performance.now()
+      expect(await a!.weft.deleteDoc(doc)).toBe(true)
+      await sse.next(e => e.event === 'deleted', 'the deleted event on node b', 5000)
+      await waitFor(() => codesB.includes(4410), 'the editor on node b to be closed with 4410', 5000)
+      console.log(`cluster: delete on A → peers on B ended in ${(performance.now() - t0).toFixed(0)} ms`)
+      expect(b!.weft.context.registry.has(doc)).toBe(false)
+      // The name starts over on both nodes; the old content is refused on b too (tombstone).
+      const [fresh] = await editors(doc, b!)
+      expect(textOf(fresh!)).toBe('')
+      const stale = await fetch(`${b!.url}/docs/${encodeURIComponent(doc)}/updates`, { method: 'POST', body: Buffer.from(Y.encodeStateAsUpdate(onA!.doc)), headers: { 'content-type': 'application/octet-stream' } })
+      expect(stale.status).toBe(410)
+
+      // 2. Deleted by a server that is not in the cluster (no message): b's head check finds no
+      // head for a doc it holds stored records of, and retires it.
+      const other = docName()
+      const [onB2] = await editors(other, b!)
+      const codesB2 = closeCodes(onB2!)
+      onB2!.text.insert(0, 'x')
+      await waitFor(async () => (await storedSeqs(other)).length > 0, 'the edit to be stored')
+      const outsider = await startServer({ storage: postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 }) })
+      nodes.push(outsider)
+      expect(await outsider.weft.deleteDoc(other)).toBe(true)
+      await waitFor(() => codesB2.includes(4410), 'the head check to retire the doc on node b', 5000)
+      expect(b!.weft.context.registry.has(other)).toBe(false)
+    })
   })
+}
+
+async function commandCalls (cmd: string): Promise<number> {
+  const info = await redis.client().info('commandstats')
+  const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)
+  return m === null ? 0 : Number(m[1])
 }
 
 async function xaddCalls (): Promise<number> {

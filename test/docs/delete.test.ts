@@ -267,3 +267,24 @@ describe('DELETE /docs/:doc and Weft\'s own clients', () => {
     expect((await snapshotText(server, doc)).text).toBe('')
   })
 })
+
+describe('a deleted doc\'s records arriving from another node', () => {
+  const cleanups = cleanupAfterEach()
+
+  it('are left out by integrate (the bus could not drop the stream): the tombstone keeps them out of memory too', async () => {
+    const server = await startServer({ storage: memoryStorage() })
+    cleanups.push(() => server.close())
+    const doc = 'bus-ghost'
+    const h = await server.weft.openDoc(doc)
+    h.doc.getText('text').insert(0, 'old life')
+    await h.stored()
+    const old = await server.weft.context.options.storage.load(doc)
+    await h.release()
+    expect(await server.weft.deleteDoc(doc)).toBe(true)
+    const lease = await server.weft.context.registry.lease(doc)
+    cleanups.push(() => lease.release())
+    expect(lease.doc.tombstone).not.toBeNull()
+    await lease.doc.integrate(old.map(r => ({ seq: r.seq, update: r.update })))
+    expect(lease.doc.ydoc.getText('text').toString()).toBe('')
+  })
+})

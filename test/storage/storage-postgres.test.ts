@@ -70,6 +70,43 @@ if (available) {
       }
     })
   })
+  describe('postgres append: one statement while the head is where the writer saw it', () => {
+    it('three writers racing on one doc, each from the head it last saw: every number once, no gap, every record intact, the head row at the last', async () => {
+      const prefix = `weft_cas${process.pid}`
+      await dropTables(prefix)
+      const stores = [0, 1, 2].map(() => postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 3 }))
+      try {
+        for (const s of stores) await s.open()
+        expect(await stores[0]!.append('d', [new Uint8Array([0])], 10)).toBe(11)
+        // Each writer knows only what its own appends returned (as a node that has not heard the
+        // others yet), so most of its appends expect a head that moved: the statement must insert
+        // nothing then, and the retry or the transaction number the batch after the others.
+        const seen = [11, 11, 11]
+        const firsts: Array<{ first: number, k: number, w: number, i: number }> = []
+        await Promise.all(stores.map(async (s, w) => {
+          for (let i = 0; i < 15; i++) {
+            const k = 1 + (i % 3)
+            const first = await s.append('d', Array.from({ length: k }, (_, j) => new Uint8Array([w, i, j])), seen[w]!)
+            expect(first).toBeGreaterThan(seen[w]!)
+            seen[w] = first + k - 1
+            firsts.push({ first, k, w, i })
+          }
+        }))
+        const loaded = await stores[1]!.load('d')
+        const total = 1 + firsts.reduce((n, f) => n + f.k, 0)
+        expect(loaded.map(r => r.seq)).toEqual(Array.from({ length: total }, (_, j) => 11 + j))
+        expect(loaded.every(r => r.intact)).toBe(true)
+        for (const f of firsts) for (let j = 0; j < f.k; j++) expect([...loaded.find(r => r.seq === f.first + j)!.update]).toEqual([f.w, f.i, j])
+        expect(await stores[2]!.heads!(['d'])).toEqual(new Map([['d', 10 + total]]))
+        // A writer that knows a head past the store's (a node's chosen base) is numbered after it.
+        expect(await stores[0]!.append('d', [new Uint8Array([9])], 500)).toBe(501)
+        expect(await stores[1]!.append('d', [new Uint8Array([9])], 501)).toBe(502)
+      } finally {
+        for (const s of stores) await s.close()
+        await dropTables(prefix)
+      }
+    })
+  })
 } else {
   describe('storage conformance: postgres', () => { it.skip('PostgreSQL is not reachable (see the warning above)', () => {}) })
 }
