@@ -89,6 +89,31 @@ run('viewer page in Chromium', () => {
     await page.close()
   })
 
+  it('lists the versions, shows one read-only under a banner, and goes back to the live doc', async () => {
+    const h = await server.weft.openDoc('versioned')
+    h.doc.getText('text').insert(0, 'the first draft')
+    await h.stored()
+    const v = await server.weft.takeVersion('versioned', { name: 'First draft', user: 'ada' })
+    h.doc.getText('text').insert(0, 'LIVE: ')
+    await h.stored()
+    await h.release()
+    const { page, errors } = await open('/view/versioned')
+    await page.getByText('LIVE: the first draft').waitFor({ timeout: 15_000 })
+    await page.locator('#versions-toggle', { hasText: 'Versions (1)' }).click()
+    const entry = page.locator('#versions a.v', { hasText: 'First draft' })
+    await entry.waitFor({ timeout: 15_000 })
+    expect(await entry.textContent()).toContain('ada')
+    await entry.click()
+    await page.waitForURL(url => new URL(url).searchParams.get('version') === v.id, { timeout: 15_000 })
+    await page.locator('#banner:not([hidden])').waitFor({ timeout: 15_000 })
+    await page.getByText('the first draft', { exact: true }).waitFor({ timeout: 15_000 })
+    expect(await page.getByText('LIVE: the first draft').count()).toBe(0)
+    await page.locator('#banner-live').click()
+    await page.getByText('LIVE: the first draft').waitFor({ timeout: 15_000 })
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
   it('renders <script> and hostile markup in a doc as text, never as HTML', async () => {
     const a = await editor('evil')
     const payload = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
