@@ -74,6 +74,7 @@ describe('Backoff', () => {
       unauthorized: 'refresh-token',
       forbidden: 'stop',
       clientIdConflict: 'stop',
+      docDeleted: 'stop',
       presenceTooLarge: 'stop',
       storageFailed: 'reconnect',
       tooSlow: 'reconnect',
