@@ -2,13 +2,26 @@
  * idle: memory per idle connection. One client per room first (so the docs are loaded and the
  * doc cost is not charged to connections), then N more idle clients; KB per connection is the
  * RSS growth over N after a settle. SSE: the same with idle observers on one doc.
+ *
+ * Loaded docs: D docs, each the first 20,000 edits of automerge-paper (a few pages typed live),
+ * are written, the server restarts (nothing loaded), one extra doc is loaded to warm the load
+ * path, then one idle client opens each doc. KB per doc is that RSS growth over D, less the
+ * target's own KB per idle WebSocket from the same repeat, and is shown against the doc's
+ * encoded size (`Y.encodeStateAsUpdate`).
  */
+import { join } from 'node:path'
+import * as Y from 'yjs'
 import { record, rotation, rssMb, sleep, withTarget, type BenchContext } from '../lib/context.js'
 import { rssKb } from '../lib/proc.js'
 import type { RunningTarget, TargetName } from '../lib/targets.js'
+import { applyPatches, loadTrace } from '../load/traces.js'
+import { tracesDir } from './coldload.js'
 
 const wsTargets: TargetName[] = ['weft', 'reference', 'hocuspocus', 'relay']
 const sseTargets: TargetName[] = ['weft', 'sse-broadcast']
+/** Targets that load docs (the relay and the SSE limit hold none). */
+const docTargets: TargetName[] = ['weft', 'reference', 'hocuspocus']
+const docEdits = 20_000
 /**
  * Every target runs with a 1 MB young generation and the inspector here: RSS is read after a
  * full GC (through the inspector), so up to 16 MB of not yet collected garbage does not swamp
@@ -22,11 +35,30 @@ async function settledRssKb (t: RunningTarget, ms: number): Promise<number> {
   return rssKb(t.pid)
 }
 
+/** Bytes of the test doc encoded as one update, as the loadgen's writer builds it (coldload.ts). */
+let encodedBytes = 0
+function docEncodedBytes (trace: string): number {
+  if (encodedBytes > 0) return encodedBytes
+  const t = loadTrace(trace)
+  const doc = new Y.Doc()
+  doc.clientID = 42
+  const text = doc.getText('t')
+  for (let i = 0; i < docEdits; i += 1000) doc.transact(() => { for (let k = i; k < Math.min(docEdits, i + 1000); k++) applyPatches(text, t.txns[k]!.patches) })
+  encodedBytes = Y.encodeStateAsUpdate(doc).byteLength
+  doc.destroy()
+  return encodedBytes
+}
+
 export async function idle (ctx: BenchContext): Promise<void> {
   const rooms = 50
   const n = ctx.quick ? 1000 : 3000
+  const docs = ctx.quick ? 10 : 30
   const settleMs = ctx.quick ? 1500 : 3000
+  const trace = join(tracesDir, 'automerge-paper.json.gz')
+  const encodedKb = docEncodedBytes(trace) / 1024
   for (let repeat = 0; repeat < ctx.repeats; repeat++) {
+    /** KB per idle WebSocket of each target in this repeat: a loaded doc's client is not the doc's cost. */
+    const wsKb = new Map<TargetName, number>()
     for (const target of rotation(ctx.only(wsTargets), repeat)) {
       await withTarget(target, async t => {
         await ctx.loadgen.call('connect', { group: 'base', url: t.wsUrl, dialect: t.info.dialect, syncOnOpen: !t.info.syncs, rooms, clientsPerRoom: 1, roomPrefix: 'idle-' })
@@ -34,6 +66,7 @@ export async function idle (ctx: BenchContext): Promise<void> {
         const c = await ctx.loadgen.call('connect', { group: 'idle', url: t.wsUrl, dialect: t.info.dialect, syncOnOpen: !t.info.syncs, rooms, clientsPerRoom: n / rooms, roomPrefix: 'idle-', firstIndex: rooms })
         const after = await settledRssKb(t, settleMs)
         const kb = (after - before) / (n - c.failures)
+        wsKb.set(target, kb)
         record(ctx, { scenario: 'idle', metric: `idle: KB per idle WebSocket (${n} over ${rooms} docs)`, unit: 'KB', target, repeat, value: kb, lowerIsBetter: true })
         record(ctx, { scenario: 'idle', metric: `idle: RSS with ${n + rooms} idle WebSockets`, unit: 'MB', target, repeat, value: rssMb(t), lowerIsBetter: true })
         ctx.log(`  idle ws ${target} #${repeat}: ${n} connected in ${c.connectMs.toFixed(0)} ms (${c.failures} failed), RSS ${before} → ${after} KB, ${kb.toFixed(1)} KB/conn`)
@@ -52,6 +85,33 @@ export async function idle (ctx: BenchContext): Promise<void> {
         const kb = (after - before) / (n - c.failures)
         record(ctx, { scenario: 'idle', metric: `idle: KB per idle SSE observer (${n} on one doc)`, unit: 'KB', target, repeat, value: kb, lowerIsBetter: true })
         ctx.log(`  idle sse ${target} #${repeat}: ${n} observers in ${c.connectMs.toFixed(0)} ms (${c.failures} failed), RSS ${before} → ${after} KB, ${kb.toFixed(1)} KB/observer`)
+        await ctx.loadgen.call('close-all')
+      }, youngGen)
+    }
+    for (const target of rotation(ctx.only(docTargets), repeat)) {
+      await withTarget(target, async t => {
+        const store = async (doc: string): Promise<void> => {
+          const r = await ctx.loadgen.call('cold-store', { url: t.wsUrl, dialect: t.info.dialect, doc, trace, edits: docEdits, chunk: 1000 })
+          if (r.stored !== true) throw new Error(`${doc} was not stored`)
+        }
+        await store('idle-warm-0')
+        for (let i = 0; i < docs; i++) await store(`idle-doc-${i}`)
+        await ctx.loadgen.call('close-all')
+        // Hocuspocus debounces stores by 2 s; let every target settle before the restart.
+        await sleep(3000)
+        await t.restart()
+        const openDocs = async (group: string, prefix: string, count: number): Promise<{ failures: number }> =>
+          await ctx.loadgen.call('connect', { group, url: t.wsUrl, dialect: t.info.dialect, syncOnOpen: !t.info.syncs, rooms: count, clientsPerRoom: 1, roomPrefix: prefix, firstIndex: group === 'warm' ? 0 : 1 })
+        await openDocs('warm', 'idle-warm-', 1)
+        const before = await settledRssKb(t, settleMs)
+        const c = await openDocs('docs', 'idle-doc-', docs)
+        const after = await settledRssKb(t, settleMs)
+        const loaded = docs - c.failures
+        const conn = wsKb.get(target) ?? 0
+        const kb = (after - before) / loaded - conn
+        record(ctx, { scenario: 'idle', metric: `idle: KB per loaded idle doc (automerge-paper, ${docEdits / 1000}k edits: ${encodedKb.toFixed(1)} KB encoded)`, unit: 'KB', target, repeat, value: kb, lowerIsBetter: true })
+        record(ctx, { scenario: 'idle', metric: 'idle: loaded idle doc / its encoded size', unit: '×', target, repeat, value: kb / encodedKb, lowerIsBetter: true })
+        ctx.log(`  idle docs ${target} #${repeat}: ${loaded} docs (${c.failures} failed), RSS ${before} → ${after} KB, ${((after - before) / loaded).toFixed(1)} KB per doc and client, less ${conn.toFixed(1)} KB per client: ${kb.toFixed(1)} KB per doc (${(kb / encodedKb).toFixed(1)}× its ${encodedKb.toFixed(1)} KB encoded)`)
         await ctx.loadgen.call('close-all')
       }, youngGen)
     }

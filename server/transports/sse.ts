@@ -40,6 +40,7 @@ import { holdForReader } from '../limits/reader-hold.js'
 import { followCursor } from '../docs/blank.js'
 import { awarenessData, KEEPALIVE, retryField, sseEvent } from './sse-events.js'
 import { feedKey, SseFeed, type FeedMember } from './sse-feed.js'
+import { endTaken, takeOver } from './http-takeover.js'
 import type { BoundCounter } from '../metrics.js'
 
 export interface SseRequest {
@@ -80,6 +81,25 @@ function currentTurn (): number {
   return turn
 }
 
+/** What every observer of a transport shares (one object, not four fields per observer). */
+interface ObserverHub {
+  /** `sseMaxBufferedBytes`. */
+  readonly bound: number
+  readonly sent: BoundCounter
+  /** It fell behind and was cut. */
+  slow (o: SseObserver): void
+  /** Its socket closed: forget it. */
+  gone (o: SseObserver): void
+}
+
+const OBSERVER = Symbol('weft:sse-observer')
+type ObservedSocket = Socket & { [OBSERVER]?: SseObserver }
+
+/**
+ * One stream. Idle, it holds its socket and the few fields below: the request and response are
+ * gone once the headers are out (http-takeover.ts), and its socket listener is shared by all
+ * (`this` is the socket; `OBSERVER` leads back here).
+ */
 export class SseObserver implements DocPeer, FeedMember {
   readonly access = 'read' as const
   private ended = false
@@ -91,18 +111,34 @@ export class SseObserver implements DocPeer, FeedMember {
   editor: DocPeer | null = null
   /** Who is watching (its token's `sub`), for `weft.disconnect({ user })`. */
   user: string | undefined
+  /** Ends the stream when its token expires; null for tokens that never do. */
+  cancelExpiry: (() => void) | null = null
+  /**
+   * The response while Node's HTTP server still owns the socket (the takeover was not possible),
+   * else null; then `closers` are the `close` listeners the request and response had.
+   */
+  private res: ServerResponse | null = null
+  private closers: Array<() => void> | null = null
 
   constructor (
     readonly doc: SharedDoc,
     readonly feed: SseFeed,
-    private readonly res: ServerResponse,
-    private readonly socket: Socket,
+    readonly socket: Socket,
     private readonly awareness: boolean,
-    private readonly bound: number,
-    private readonly onSlow: (o: SseObserver) => void,
-    private readonly sent: BoundCounter
+    private readonly hub: ObserverHub,
+    /** Lets go of the doc (and the reader's empty-doc slot). */
+    private readonly release: () => void
   ) {
-    this.limit = bound
+    this.limit = hub.bound
+    ;(socket as ObservedSocket)[OBSERVER] = this
+    socket.on('close', onSocketClose)
+  }
+
+  /** Takes the socket from the HTTP server (headers sent); else the response stays in charge. */
+  own (req: IncomingMessage, res: ServerResponse): void {
+    const closers = takeOver(req, res)
+    if (closers === null) this.res = res
+    else if (closers.length > 0) this.closers = closers
   }
 
   deliverUpdate (b: UpdateBroadcast): void {
@@ -122,8 +158,8 @@ export class SseObserver implements DocPeer, FeedMember {
   open (chunks: Buffer[]): void {
     let bytes = 0
     for (const c of chunks) bytes += c.byteLength
-    this.limit = this.bound + bytes
-    this.sent.inc(bytes)
+    this.limit = this.hub.bound + bytes
+    this.hub.sent.inc(bytes)
     for (const c of chunks) this.socket.write(c)
   }
 
@@ -134,14 +170,14 @@ export class SseObserver implements DocPeer, FeedMember {
     const buffered = this.socket.writableLength
     if (buffered - this.burst > this.limit) {
       this.ended = true
-      this.onSlow(this)
+      this.hub.slow(this)
       // Drop what is queued: the client resumes from its last complete event.
       this.socket.destroy()
       return
     }
-    if (buffered <= this.bound) this.limit = this.bound
+    if (buffered <= this.hub.bound) this.limit = this.hub.bound
     this.burst += bytes.byteLength
-    this.sent.inc(bytes.byteLength)
+    this.hub.sent.inc(bytes.byteLength)
     this.socket.write(bytes)
   }
 
@@ -157,16 +193,29 @@ export class SseObserver implements DocPeer, FeedMember {
   end (): void {
     if (this.ended) return
     this.ended = true
-    this.res.end()
+    if (this.res !== null) this.res.end()
+    else endTaken(this.socket)
+  }
+
+  /** The socket closed: leave the doc, free the slots, run what waited for the response's close. */
+  socketClosed (): void {
+    this.ended = true
+    this.cancelExpiry?.()
+    this.hub.gone(this)
+    this.release()
+    const closers = this.closers
+    this.closers = null
+    if (closers !== null) for (const fn of closers) fn()
   }
 }
+
+function onSocketClose (this: ObservedSocket): void { this[OBSERVER]?.socketClosed() }
 
 export function createSseTransport (ctx: WeftContext): SseTransport {
   const { options, registry, metrics } = ctx
   const log = options.logger
   const live = new Set<SseObserver>()
   const feeds = new Map<string, SseFeed>()
-  const responses = new Map<SseObserver, ServerResponse>()
   let closing: Promise<void> | null = null
 
   // One timer for every stream: a comment line keeps idle proxies from cutting it.
@@ -175,9 +224,23 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
   }, options.sseKeepaliveMs)
   keepalive.unref()
 
-  const onSlow = (o: SseObserver): void => {
-    metrics.inc('sse_slow_observers_total')
-    log.debug({ doc: o.doc.name }, 'SSE observer fell behind; cut (it resumes by cursor)')
+  const hub: ObserverHub = {
+    bound: options.sseMaxBufferedBytes,
+    sent: ctx.traffic.sse.sent,
+    slow (o) {
+      metrics.inc('sse_slow_observers_total')
+      log.debug({ doc: o.doc.name }, 'SSE observer fell behind; cut (it resumes by cursor)')
+    },
+    gone (o) {
+      live.delete(o)
+      o.doc.removePeer(o)
+      const feed = o.feed
+      feed.members.delete(o)
+      if (feed.members.size === 0) {
+        feed.close()
+        if (feeds.get(feed.key) === feed) feeds.delete(feed.key)
+      }
+    }
   }
 
   function feedFor (doc: SharedDoc, pinned: ReadonlyMap<string, RootKind> | null, view: ViewKind = 'json'): SseFeed {
@@ -210,6 +273,19 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
       return
     }
     const socket = req.socket
+    // A request pipelined behind another on its connection (EventSource never does that) would
+    // wait forever for the stream before it to end, while its own writes went to the socket in
+    // between: drop the connection. (`_httpMessage`, Node's response on the socket, see http-takeover.ts.)
+    // Node never closes a response that never had the socket: run what waits for its close here.
+    const current = (socket as { _httpMessage?: unknown })._httpMessage
+    if (current != null && current !== res) {
+      release()
+      const waiting = res.listeners('close') as Array<() => void>
+      res.removeAllListeners('close')
+      socket.destroy()
+      for (const fn of waiting) fn()
+      return
+    }
     socket.setNoDelay(true)
     res.removeHeader('Transfer-Encoding') // no chunked framing: the body ends when the connection does
     res.writeHead(200, {
@@ -222,38 +298,32 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     res.flushHeaders()
 
     const feed = feedFor(doc, r.pinned, r.view)
-    const observer = new SseObserver(doc, feed, res, socket, r.awareness, options.sseMaxBufferedBytes, onSlow, ctx.traffic.sse.sent)
-    observer.editor = r.editor ?? null
-    observer.user = r.grant.user
-    const opening: Buffer[] = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined, observer.editor)]
-    if (r.awareness) {
-      const all = doc.encodeAllAwareness()
-      if (all !== null) {
-        const ids = [...doc.awareness.getStates().keys()]
-        opening.push(sseEvent('awareness', null, awarenessData(doc.awareness, { added: ids, updated: [], removed: [] }, all)))
+    const editor = r.editor ?? null
+    let opening: Buffer[]
+    try {
+      opening = [retryField(options.sseRetryMs), ...firstEvents(doc, feed, followCursor(doc, r.cursor) ?? undefined, editor)]
+      if (r.awareness) {
+        const all = doc.encodeAllAwareness()
+        if (all !== null) {
+          const ids = [...doc.awareness.getStates().keys()]
+          opening.push(sseEvent('awareness', null, awarenessData(doc.awareness, { added: ids, updated: [], removed: [] }, all)))
+        }
       }
+    } catch (err) {
+      release()
+      throw err // the route ends the response (its headers are out)
     }
     // From here to addPeer nothing awaits: no update can slip between the opening and the live stream.
+    const observer = new SseObserver(doc, feed, socket, r.awareness, hub, release)
+    observer.own(req, res)
+    observer.editor = editor
+    observer.user = r.grant.user
     observer.open(opening)
     doc.addPeer(observer)
     feed.members.add(observer)
     live.add(observer)
-    responses.set(observer, res)
     metrics.inc('sse_observers_total')
-
-    const cancelExpiry = onExpiry(r.grant, () => observer.end())
-    res.once('close', () => {
-      cancelExpiry()
-      live.delete(observer)
-      responses.delete(observer)
-      doc.removePeer(observer)
-      feed.members.delete(observer)
-      if (feed.members.size === 0) {
-        feed.close()
-        if (feeds.get(feed.key) === feed) feeds.delete(feed.key)
-      }
-      release()
-    })
+    if (r.grant.expiresAt !== undefined) observer.cancelExpiry = onExpiry(r.grant, () => observer.end())
   }
 
   /**
@@ -286,11 +356,12 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     close () {
       closing ??= (async () => {
         clearInterval(keepalive)
-        const ended = [...responses].map(([o, res]) => new Promise<void>(resolve => {
-          res.once('close', () => resolve())
+        const ended = [...live].map(o => new Promise<void>(resolve => {
+          if (o.socket.destroyed) return resolve()
+          o.socket.once('close', () => resolve())
           o.end()
           // A client that stopped reading never lets the end through: cut it after a second.
-          setTimeout(() => { res.destroy(); resolve() }, 1000).unref()
+          setTimeout(() => { o.socket.destroy(); resolve() }, 1000).unref()
         }))
         await Promise.all(ended)
       })()

@@ -28,13 +28,12 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: chooseProtocol })
   const live = new Set<WsConnection>()
 
-  // One timer for all connections: ping, and drop those that did not answer the last ping.
+  // One timer for all connections: ping, and drop those that read nothing since the last ping.
   const heartbeat = setInterval(() => {
     for (const c of live) {
       // A throttled connection is not reading its socket, pongs included (ws-connection.ts).
       if (c.throttled) continue
-      if (!c.alive) { metrics.inc('ws_dead_connections_total'); c.ws.terminate(); continue }
-      c.alive = false
+      if (!c.heartbeat()) { metrics.inc('ws_dead_connections_total'); c.ws.terminate(); continue }
       c.ws.ping()
     }
   }, options.pingIntervalMs)
@@ -52,17 +51,20 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
     socket.destroy()
   }
 
+  // Nothing created here may keep `req` (headers, raw headers, its stream state: about 1 KB) for
+  // the life of the connection: what outlives the handshake is built outside this scope
+  // (`slots`, `released`), and the socket listeners added here are removed once ws owns it.
   async function handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => {}) // a reset during the handshake is not our error to throw
+    socket.on('error', ignore) // a reset during the handshake is not our error to throw
     if (ctx.closing) return refuse(socket, 503, 'server is shutting down', req)
     let doc: string | undefined
     let grant: Grant
     let release: Release
+    const ip = clientIp(req)
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
       doc = docNameFromPath(url.pathname, options.maxDocNameLength)
       grant = await ctx.authorize(req, doc)
-      const ip = clientIp(req)
       const connection = ctx.limits.admitConnection(ip, doc)
       // A reader of a doc nobody wrote counts against its address's empty-doc budget, as SSE
       // streams and held polls do (limits/reader-hold.ts): read-only clients walking made-up
@@ -74,24 +76,32 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
         connection()
         throw err
       }
-      release = () => { connection(); emptySlot?.() }
+      release = slots(connection, emptySlot)
     } catch (err) {
       // A bad name, credentials, a limit: each refusal carries its status (shared/errors.ts).
       if (err instanceof WeftError) return refuse(socket, err.status, err.message, req, doc)
       log.error({ doc, err }, 'upgrade failed')
       return refuse(socket, 500, 'internal error', req, doc)
     }
-    // The socket outlives every path through the handshake, so its close frees the slot.
-    socket.once('close', release)
+    // Until ws hands us the connection, the socket's close frees the slot (ws may drop a bad
+    // handshake without calling back); from then on the connection's close does (socketClosed).
+    ;(socket as Handshaking)[RELEASE] = release
+    socket.on('close', released)
     if (socket.destroyed) return release()
-    const name = doc
-    wss.handleUpgrade(req, socket, head, ws => { open(ws, name, grant, clientIp(req)) })
+    wss.handleUpgrade(req, socket, head, opened(socket, doc, grant, ip))
   }
 
-  function open (ws: WebSocket, docName: string, grant: Grant, ip: string): void {
-    metrics.inc('ws_connections_total')
-    log.debug({ doc: docName, transport: 'websocket', ip, user: grant.user, access: grant.access }, 'connected')
-    void new WsConnection(ctx, live, ws, docName, grant, ip).join()
+  /** ws' callback once the handshake is done: the connection takes over the slots. */
+  function opened (socket: Handshaking, docName: string, grant: Grant, ip: string): (ws: WebSocket) => void {
+    return ws => {
+      const release = socket[RELEASE]!
+      socket[RELEASE] = undefined
+      socket.off('close', released)
+      socket.off('error', ignore)
+      metrics.inc('ws_connections_total')
+      log.debug({ doc: docName, transport: 'websocket', ip, user: grant.user, access: grant.access }, 'connected')
+      void new WsConnection(ctx, live, ws, docName, grant, ip, release).join()
+    }
   }
 
   return {
@@ -112,6 +122,15 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
   }
 }
 
+
+const RELEASE = Symbol('weft:release')
+type Handshaking = Duplex & { [RELEASE]?: Release }
+function ignore (): void {}
+function released (this: Handshaking): void { this[RELEASE]?.() }
+/** Both slots of a connection as one release (the limits' releases are idempotent). */
+function slots (connection: Release, emptySlot: Release | null): Release {
+  return emptySlot === null ? connection : () => { connection(); emptySlot() }
+}
 
 function httpStatusText (status: number): string {
   return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error'

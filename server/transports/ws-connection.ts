@@ -27,13 +27,17 @@ import type { Grant } from '../auth/grant.js'
 import { onExpiry } from '../auth/expiry.js'
 import { Session, type Pipe } from '../session.js'
 import { TokenBucket } from '../limits/rate.js'
+import type { Release } from '../limits/connections.js'
 
 const CONNECTION = Symbol('weft:connection')
 type Socket = WebSocket & { [CONNECTION]: WsConnection }
 
 export class WsConnection implements Pipe {
-  /** Answered the last ping (or sent anything since). */
-  alive = true
+  /**
+   * The socket's `bytesRead` at the last heartbeat (-1: none yet). A pong, like any message,
+   * moves it: this replaces a `pong` listener, which cost every connection a larger `_events`.
+   */
+  private readAtBeat = -1
   session: Session | null = null
   /** Messages that arrived while the doc loads; null once handled. */
   private queue: RawData[] | null = []
@@ -41,7 +45,11 @@ export class WsConnection implements Pipe {
   private corked = false
   /** Ends the connection when its token expires (auth/expiry.ts); null for tokens that never do. */
   private readonly cancelExpiry: (() => void) | null
-  private readonly bucket: TokenBucket
+  /**
+   * Null while full: a bucket that refilled completely is the same as a new one, so an idle
+   * connection holds none (the heartbeat drops it) and the next message makes one.
+   */
+  private bucket: TokenBucket | null = null
   /** Messages read while over the rate, not handled yet; null while within it. */
   private held: Held | null = null
   /** When this connection went over its rate (performance.now()), until its bucket refills; 0 when within. */
@@ -54,12 +62,12 @@ export class WsConnection implements Pipe {
     readonly docName: string,
     readonly grant: Grant,
     /** The peer's address, for log lines. */
-    readonly ip: string
+    readonly ip: string,
+    /** Frees its connection slots (limits/connections.ts) once the socket closed. */
+    private readonly release: Release
   ) {
-    this.bucket = new TokenBucket(ctx.options.maxMessagesPerSecond, ctx.options.messageBurst)
     ;(ws as Socket)[CONNECTION] = this
     live.add(this)
-    ws.on('pong', onPong)
     ws.on('error', onError)
     ws.on('message', onMessage)
     ws.on('close', onClose)
@@ -134,7 +142,6 @@ export class WsConnection implements Pipe {
   // ---- incoming ------------------------------------------------------------------------
 
   message (data: RawData, isBinary: boolean): void {
-    this.alive = true
     // Once closing, what the peer still sent is neither applied nor worth decoding.
     if (this.ws.readyState !== this.ws.OPEN) return
     this.ctx.metrics.inc('ws_messages_total')
@@ -143,8 +150,9 @@ export class WsConnection implements Pipe {
     // Messages keep their order: behind a held message, every message waits.
     if (this.held != null) { this.held.messages.push(data); return }
     const now = performance.now()
-    if (this.overSince !== 0 && this.bucket.full(now)) this.overSince = 0
-    if (!this.bucket.take(now)) return this.hold(data, now)
+    const bucket = this.bucket ??= new TokenBucket(this.ctx.options.maxMessagesPerSecond, this.ctx.options.messageBurst)
+    if (this.overSince !== 0 && bucket.full(now)) this.overSince = 0
+    if (!bucket.take(now)) return this.hold(data, now)
     this.accept(data)
   }
 
@@ -175,14 +183,12 @@ export class WsConnection implements Pipe {
     const now = performance.now()
     while (held.next < held.messages.length) {
       if (this.closed || this.ws.readyState !== this.ws.OPEN) return
-      if (!this.bucket.take(now)) return this.schedule(held)
+      if (!this.bucket!.take(now)) return this.schedule(held)
       const data = held.messages[held.next]!
       held.messages[held.next++] = EMPTY
       this.accept(data)
     }
     this.held = null
-    // It sent data we only now read on: it is alive, and its pong may wait behind that data.
-    this.alive = true
     this.ws.resume()
   }
 
@@ -193,11 +199,24 @@ export class WsConnection implements Pipe {
     }
     // Wake at most every DRAIN_EVERY_MS and take what refilled meanwhile: at the default
     // 100 messages/s a held connection costs 20 timers a second, not 100.
-    held.timer = setTimeout(drain, Math.max(DRAIN_EVERY_MS, this.bucket.waitMs()), this)
+    held.timer = setTimeout(drain, Math.max(DRAIN_EVERY_MS, this.bucket!.waitMs()), this)
   }
 
   /** Not reading its socket (over the rate): its pongs wait unread, so it is not judged dead. */
   get throttled (): boolean { return this.held != null }
+
+  /**
+   * The transport's heartbeat, every ping interval (not while throttled): false when the socket
+   * read nothing since the last one — no pong to the last ping, no message — so it is dead.
+   * A bucket that refilled meanwhile is dropped (see `bucket`).
+   */
+  heartbeat (): boolean {
+    const read = (this.ws as unknown as { _socket: Duplex & { bytesRead: number } })._socket.bytesRead
+    if (read === this.readAtBeat) return false
+    this.readAtBeat = read
+    if (this.bucket?.full() === true) { this.bucket = null; this.overSince = 0 }
+    return true
+  }
 
   private handle (data: RawData): void {
     try {
@@ -231,6 +250,7 @@ export class WsConnection implements Pipe {
   socketClosed (): void {
     this.closed = true
     this.live.delete(this)
+    this.release()
     this.cancelExpiry?.()
     if (this.held?.timer != null) clearTimeout(this.held.timer)
     this.held = null
@@ -240,7 +260,6 @@ export class WsConnection implements Pipe {
 }
 
 const of = (ws: WebSocket): WsConnection => (ws as Socket)[CONNECTION]
-function onPong (this: WebSocket): void { of(this).alive = true }
 function onError (this: WebSocket, err: Error): void { of(this).socketError(err) }
 function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void { of(this).message(data, isBinary) }
 function onClose (this: WebSocket): void { of(this).socketClosed() }
