@@ -9,7 +9,7 @@ import pg from 'pg'
 import * as Y from 'yjs'
 import { postgresStorage } from '../../server/storage/postgres.js'
 import { parseCursor } from '../../shared/cursor.js'
-import { haveService, postgresUrl } from '../helpers/services.js'
+import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js'
 import { stockClient, synced, type StockClient } from '../helpers/providers.js'
@@ -86,10 +86,7 @@ if (!available) {
     })
     afterAll(async () => {
       await redis?.stop()
-      const client = new pg.Client({ connectionString: postgresUrl })
-      await client.connect()
-      await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
-      await client.end()
+      await dropWeftTables(prefix)
     })
 
     it('stock providers on three nodes converge; an SSE observer on B sees an edit made on A at once; one XADD per committed group', async () => {

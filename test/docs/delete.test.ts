@@ -18,7 +18,7 @@ import { stockClient, synced } from '../helpers/providers.js'
 import { openSse } from '../helpers/sse.js'
 import { hsToken, SECRET } from '../helpers/tokens.js'
 import { sleep, waitFor } from '../helpers/wait.js'
-import { haveService, postgresUrl } from '../helpers/services.js'
+import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { rawPeer } from '../helpers/raw-ws.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
 import { postgresStorage } from '../../server/storage/postgres.js'
@@ -148,9 +148,8 @@ describe('DELETE /docs/:doc', () => {
     const prefix = `weft_del${process.pid}`
     const client = new pg.Client({ connectionString: postgresUrl })
     await client.connect()
-    const drop = async (): Promise<void> => { await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`) }
-    await drop()
-    cleanups.push(async () => { await drop(); await client.end() })
+    await dropWeftTables(prefix)
+    cleanups.push(async () => { await dropWeftTables(prefix); await client.end() })
     const doc = 'to-delete/pg'
     const storage = postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 })
     await scenario(storage, doc, async () => {

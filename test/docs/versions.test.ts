@@ -7,7 +7,6 @@
  * period and at the maximum interval, pruned; the routes' access and hostile bodies.
  */
 import vm from 'node:vm'
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { cleanupAfterEach, startServer, tempDir, type TestServer } from '../helpers/server.js'
@@ -15,7 +14,7 @@ import { stockClient, synced, type StockClient } from '../helpers/providers.js'
 import { mirrorReady, sseMirror } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import { hsToken, SECRET } from '../helpers/tokens.js'
-import { haveService, postgresUrl } from '../helpers/services.js'
+import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { contentOf, contentString, longPoller, versionsApi } from '../helpers/versions-clients.js'
 import { restoreUpdate } from '../../server/docs/restore.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
@@ -288,12 +287,7 @@ const backends: Backend[] = [
           const prefix = `weft_versions${process.pid}_${pgTables++}`
           return {
             open: () => postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 }),
-            async drop () {
-              const client = new pg.Client({ connectionString: postgresUrl })
-              await client.connect()
-              await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
-              await client.end()
-            }
+            drop: async () => { await dropWeftTables(prefix) }
           }
         }
       }]

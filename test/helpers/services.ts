@@ -3,6 +3,7 @@
  * skip with a loud warning; under WEFT_REQUIRE_SERVICES=1 (set by .ci/run) a missing service fails.
  */
 import { connect } from 'node:net'
+import pg from 'pg'
 
 export const postgresUrl = process.env.WEFT_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const redisUrl = process.env.WEFT_TEST_REDIS ?? 'redis://127.0.0.1:6379'
@@ -26,4 +27,18 @@ export async function haveService (name: 'postgres' | 'redis'): Promise<boolean>
   if (process.env.WEFT_REQUIRE_SERVICES === '1') throw new Error(message)
   console.warn(`\n!!! ${message}\n`)
   return false
+}
+
+/**
+ * Drops every table a PostgreSQL store with `prefix` creates (storage/postgres.ts), so each test's
+ * own prefix leaves nothing behind. One list, kept with the schema's versions.
+ */
+export async function dropWeftTables (prefix: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl })
+  await client.connect()
+  try {
+    await client.query(`DROP TABLE IF EXISTS ${['updates', 'quarantine', 'heads', 'meta', 'schema'].map(t => `${prefix}_${t}`).join(', ')}`)
+  } finally {
+    await client.end()
+  }
 }

@@ -21,7 +21,7 @@ import { stockClient, synced, type StockClient } from '../helpers/providers.js'
 import { startReceiver, verifyWeftSignature, type Received, type Receiver } from '../helpers/webhook-receiver.js'
 import { startChildServer } from '../helpers/child-server.js'
 import { hsToken, SECRET } from '../helpers/tokens.js'
-import { haveService, postgresUrl } from '../helpers/services.js'
+import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
@@ -357,10 +357,7 @@ describe.skipIf(!pgAvailable)('webhooks in a cluster (two nodes, one PostgreSQL,
   const cleanups = cleanupAfterEach()
   afterAll(async () => {
     await redis?.stop()
-    const c = new pg.Client({ connectionString: postgresUrl })
-    await c.connect()
-    await c.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
-    await c.end()
+    await dropWeftTables(prefix)
   })
 
   it('each change is told once, by the node that stored it, not by every node holding the doc; created once', async () => {

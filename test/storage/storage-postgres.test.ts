@@ -1,18 +1,11 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { storageSuite } from '../helpers/storage-suite.js'
-import { haveService, postgresUrl } from '../helpers/services.js'
+import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { postgresStorage } from '../../server/storage/postgres.js'
 import { encodeRecord } from '../../server/storage/record-codec.js'
 
 const available = await haveService('postgres')
-
-async function dropTables (prefix: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresUrl })
-  await client.connect()
-  await client.query(`DROP TABLE IF EXISTS ${prefix}_updates, ${prefix}_quarantine, ${prefix}_heads, ${prefix}_meta, ${prefix}_schema`)
-  await client.end()
-}
 
 let n = 0
 if (available) {
@@ -36,7 +29,7 @@ if (available) {
           await client.end()
           return storage
         },
-        cleanup: async () => { for (const s of [storage, ...others]) await s.close(); await dropTables(prefix) }
+        cleanup: async () => { for (const s of [storage, ...others]) await s.close(); await dropWeftTables(prefix) }
       }
     }
   })
@@ -46,7 +39,7 @@ if (available) {
       const client = new pg.Client({ connectionString: postgresUrl })
       await client.connect()
       try {
-        await dropTables(prefix)
+        await dropWeftTables(prefix)
         // The tables as the previous release created them, with a doc of three records.
         await client.query(`CREATE TABLE ${prefix}_updates (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, PRIMARY KEY (doc, seq))`)
         await client.query(`CREATE TABLE ${prefix}_quarantine (doc text NOT NULL, seq bigint NOT NULL, update bytea NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (doc, seq))`)
@@ -66,14 +59,14 @@ if (available) {
         await two.close()
       } finally {
         await client.end()
-        await dropTables(prefix)
+        await dropWeftTables(prefix)
       }
     })
   })
   describe('postgres append: one statement while the head is where the writer saw it', () => {
     it('three writers racing on one doc, each from the head it last saw: every number once, no gap, every record intact, the head row at the last', async () => {
       const prefix = `weft_cas${process.pid}`
-      await dropTables(prefix)
+      await dropWeftTables(prefix)
       const stores = [0, 1, 2].map(() => postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 3 }))
       try {
         for (const s of stores) await s.open()
@@ -103,7 +96,7 @@ if (available) {
         expect(await stores[1]!.append('d', [new Uint8Array([9])], 501)).toBe(502)
       } finally {
         for (const s of stores) await s.close()
-        await dropTables(prefix)
+        await dropWeftTables(prefix)
       }
     })
   })
