@@ -1,10 +1,10 @@
 /**
- * Versions and restore (docs/versions.ts, docs/restore.ts, http/versions.ts): the restore update
- * gives exactly a version's content on every kind of root; over real sockets, two stock editors,
- * an SSE observer and a long-poller all end with the version's content without reconnecting,
- * typing during a restore converges, and restoring a later version brings the edits back; after
- * a restart and a compaction, on LevelDB and PostgreSQL; automatic checkpoints after a quiet
- * period and at the maximum interval, pruned; the routes' access and hostile bodies.
+ * Versions and restore over real sockets (docs/versions.ts, http/versions.ts; the restore update
+ * itself is restore-update.test.ts): two stock editors, an SSE observer and a long-poller all end
+ * with the version's content without reconnecting, typing during a restore converges, and
+ * restoring a later version brings the edits back; after a restart and a compaction, on LevelDB
+ * and PostgreSQL; automatic checkpoints after a quiet period and at the maximum interval, pruned;
+ * the routes' access and hostile bodies.
  */
 import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
@@ -15,8 +15,7 @@ import { mirrorReady, sseMirror } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import { hsToken, SECRET } from '../helpers/tokens.js'
 import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
-import { contentOf, contentString, longPoller, versionsApi } from '../helpers/versions-clients.js'
-import { restoreUpdate } from '../../server/docs/restore.js'
+import { contentOf, contentString, longPoller, paragraph, versionsApi } from '../helpers/versions-clients.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import { postgresStorage } from '../../server/storage/postgres.js'
@@ -48,76 +47,6 @@ function disconnects (c: StockClient): () => number {
 }
 
 const sharedDoc = (s: TestServer, doc: string): Y.Doc => s.weft.context.registry.get(doc)!.ydoc
-
-function paragraph (text: string, attrs: Record<string, string> = {}): Y.XmlElement {
-  const p = new Y.XmlElement('paragraph')
-  for (const [k, v] of Object.entries(attrs)) p.setAttribute(k, v)
-  p.insert(0, [new Y.XmlText(text)])
-  return p
-}
-
-describe('the restore update', () => {
-  it('gives exactly the version\'s content on text (with formatting), maps, nested maps, arrays and XML, and a later state back', () => {
-    const editorDoc = new Y.Doc()
-    const text = editorDoc.getText('text')
-    text.insert(0, 'hello world')
-    text.format(0, 5, { bold: true })
-    const meta = editorDoc.getMap('meta')
-    meta.set('title', 'v1')
-    meta.set('n', 1)
-    const nested = new Y.Map<string>()
-    meta.set('nested', nested)
-    nested.set('k', 'v')
-    editorDoc.getArray('list').push([1, 2, { x: 1 }])
-    const prose = editorDoc.getXmlFragment('prose')
-    prose.insert(0, [paragraph('para one', { align: 'left' })])
-    const rich = new Y.XmlText()
-    prose.insert(1, [rich])
-    rich.insert(0, 'marked', { italic: true })
-
-    // The server's doc collects garbage: content deleted later is gone from it.
-    const server = new Y.Doc({ gc: true })
-    Y.applyUpdate(server, Y.encodeStateAsUpdate(editorDoc))
-    const version = Y.encodeStateAsUpdate(server)
-    const want = contentOf(server)
-    const wantDelta = JSON.stringify(server.getText('text').toDelta())
-
-    text.delete(0, 6)
-    text.insert(0, 'bye ')
-    text.format(0, 3, { italic: true })
-    meta.set('title', 'v2')
-    meta.delete('n')
-    meta.set('added', true)
-    nested.set('k', 'w')
-    editorDoc.getArray('list').delete(0, 2)
-    editorDoc.getArray('list').push(['new'])
-    prose.delete(0, 1)
-    prose.insert(0, [paragraph('heading now', { level: '2' })])
-    rich.format(0, 3, { bold: true })
-    editorDoc.getText('later').insert(0, 'a root born after the version')
-    Y.applyUpdate(server, Y.encodeStateAsUpdate(editorDoc, Y.encodeStateVector(server)))
-    const later = Y.encodeStateAsUpdate(server)
-    const laterContent = contentOf(server)
-    expect(laterContent).not.toBe(want)
-
-    const update = restoreUpdate(server, version)
-    expect(update).not.toBeNull()
-    Y.applyUpdate(server, update!)
-    Y.applyUpdate(editorDoc, update!)
-    const roots = ['text', 'meta', 'list', 'prose']
-    expect(contentOf(server, roots)).toBe(want)
-    expect(contentOf(editorDoc, roots)).toBe(want)
-    expect(JSON.stringify(server.getText('text').toDelta())).toBe(wantDelta)
-    expect(JSON.stringify(editorDoc.getText('text').toDelta())).toBe(wantDelta)
-    // A root cannot be removed from a Y.Doc: one born later is left empty.
-    expect(server.getText('later').toString()).toBe('')
-
-    // Restoring the later state brings every edit back; restoring what is there changes nothing.
-    Y.applyUpdate(server, restoreUpdate(server, later)!)
-    expect(contentOf(server)).toBe(laterContent)
-    expect(restoreUpdate(server, Y.encodeStateAsUpdate(server))).toBeNull()
-  })
-})
 
 describe('restoring a version over the network', () => {
   it('reaches both editors, an SSE observer and a long-poller without reconnecting; typing during a restore converges; a later restore brings the edits back', async () => {

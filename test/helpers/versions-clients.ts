@@ -85,3 +85,11 @@ export async function longPoller (baseUrl: string, docName: string): Promise<Pol
   void (async () => { while (await once(5).catch(() => false)); })()
   return p
 }
+
+/** A y-prosemirror style paragraph element holding `text`. */
+export function paragraph (text: string, attrs: Record<string, string> = {}): Y.XmlElement {
+  const p = new Y.XmlElement('paragraph')
+  for (const [k, v] of Object.entries(attrs)) p.setAttribute(k, v)
+  p.insert(0, [new Y.XmlText(text)])
+  return p
+}
