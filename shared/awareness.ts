@@ -7,6 +7,7 @@
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { ProtocolError } from './protocol.js'
+import { exceedsJsonDepth } from './json-depth.js'
 
 export interface AwarenessEntry {
   clientID: number
@@ -98,7 +99,7 @@ export function parseAwarenessStates (entries: Iterable<AwarenessEntry>): unknow
     // Parsing deep nesting works, but JSON.stringify (y-protocols re-encodes states for every
     // broadcast) recurses and throws on ~10k levels: one such state would fail every later
     // broadcast and every new peer's join. Real presence states are a few levels deep.
-    if (jsonDepth(entry.json) > MAX_STATE_DEPTH) throw new ProtocolError(`awareness state of client ${entry.clientID} is nested deeper than ${MAX_STATE_DEPTH}`)
+    if (exceedsJsonDepth(entry.json, MAX_STATE_DEPTH)) throw new ProtocolError(`awareness state of client ${entry.clientID} is nested deeper than ${MAX_STATE_DEPTH}`)
     out.push(value)
   }
   return out
@@ -107,22 +108,7 @@ export function parseAwarenessStates (entries: Iterable<AwarenessEntry>): unknow
 /** Deepest nesting of arrays/objects accepted in an awareness state. */
 export const MAX_STATE_DEPTH = 64
 
-/** Nesting depth of JSON text (brackets outside strings), without recursion. */
-function jsonDepth (json: string): number {
-  let depth = 0
-  let max = 0
-  let inString = false
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i)
-    if (inString) {
-      if (c === 92) i++ // backslash: skip the escaped char
-      else if (c === 34) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 91 || c === 123) { if (++depth > max) max = depth }
-    else if (c === 93 || c === 125) depth--
-  }
-  return max
-}
+
 
 export function encodeAwarenessEntries (entries: readonly AwarenessEntry[]): Uint8Array {
   const encoder = encoding.createEncoder()

@@ -15,6 +15,7 @@
  */
 import { WeftError } from '../errors.js'
 import type { Json, PmMark } from './prosemirror.js'
+import { exceedsJsonDepth } from '../../shared/json-depth.js'
 
 /** How deep JSON may nest: a Tiptap document of lists in tables in lists stays under 30. */
 export const MAX_JSON_DEPTH = 100
@@ -41,23 +42,9 @@ export class ContentShapeError extends WeftError {
   constructor (message: string) { super('malformed', message) }
 }
 
-/** Throws when `text` (JSON) nests deeper than `max`; linear, no recursion, strings skipped. */
+/** Throws when `text` (JSON) nests deeper than `max` (shared/json-depth.ts: linear, no recursion). */
 export function checkJsonDepth (text: string, max = MAX_JSON_DEPTH): void {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped char
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) throw new ContentShapeError(`JSON nests deeper than ${max}`)
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--
-    }
-  }
+  if (exceedsJsonDepth(text, max)) throw new ContentShapeError(`JSON nests deeper than ${max}`)
 }
 
 /** The document's root, checked: a `doc` node, whose children become the XML fragment's. */
