@@ -2,97 +2,34 @@
  * Cluster mode (server/cluster/): several nodes, one PostgreSQL (the log and each doc's
  * sequencer) and a Redis of the test's own (the bus), real sockets, stock providers. Nodes run
  * in this process here (each a whole Weft on its own port, as a process would be); the SIGKILL
- * cases run them as processes (cluster-kill.test.ts).
+ * cases run them as processes (cluster-kill.test.ts); a doc's life across nodes (concurrent
+ * writers, read-back, deletes) is cluster-docs.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import pg from 'pg'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { postgresStorage } from '../../server/storage/postgres.js'
 import { parseCursor } from '../../shared/cursor.js'
-import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
-import { startServer, type TestServer } from '../helpers/server.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js'
+import { haveService, postgresUrl } from '../helpers/services.js'
 import { stockClient, synced, type StockClient } from '../helpers/providers.js'
-import { openSse, type SseClient } from '../helpers/sse.js'
+import { textOf, useCluster } from '../helpers/cluster-fixture.js'
+import { openSse } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import { rng } from '../helpers/random.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 import { nginxBinary, startNginx } from '../helpers/nginx.js'
 
 const available = await haveService('postgres')
-const prefix = `weft_cl${process.pid}`
-let redis: OwnRedis
-const nodes: TestServer[] = []
-const clients: StockClient[] = []
-const streams: SseClient[] = []
-let docs = 0
-const docName = (): string => `cluster-${Date.now().toString(36)}-${docs++}`
-
-async function startNode (id: string, databaseUrl = postgresUrl, compactAfterRecords = 1_000_000, headCheckMs?: number): Promise<TestServer> {
-  const node = await startServer({
-    storage: postgresStorage(databaseUrl, { tablePrefix: prefix, poolSize: 4 }),
-    cluster: { redis: redis.url, nodeId: id, headCheckMs },
-    nodeId: id,
-    compactAfterRecords,
-    compactAfterBytes: 1 << 30
-  })
-  nodes.push(node)
-  return node
-}
-
-async function threeNodes (): Promise<TestServer[]> {
-  return await Promise.all(['a', 'b', 'c'].map(id => startNode(id)))
-}
-
-/** Every record of a doc, as PostgreSQL holds it. */
-async function storedSeqs (doc: string): Promise<number[]> {
-  const client = new pg.Client({ connectionString: postgresUrl })
-  await client.connect()
-  try {
-    const { rows } = await client.query<{ seq: string }>(`SELECT seq FROM ${prefix}_updates WHERE doc = $1 ORDER BY seq`, [doc])
-    return rows.map(r => Number(r.seq))
-  } finally {
-    await client.end()
-  }
-}
-
-async function metric (node: TestServer, name: string): Promise<number> {
-  const text = await node.weft.context.metrics.render()
-  let sum = 0
-  for (const line of text.split('\n')) if (line.startsWith(`weft_${name}`) && (line[`weft_${name}`.length] === ' ' || line[`weft_${name}`.length] === '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  return sum
-}
-
-const textOf = (c: StockClient): string => c.text.toString()
-
-/** One stock provider per node on `doc`, synced (and destroyed after the test). */
-async function editors (doc: string, ...on: TestServer[]): Promise<StockClient[]> {
-  const made = on.map(n => stockClient(n.wsUrl, doc))
-  clients.push(...made)
-  await synced(...made)
-  return made
-}
 
 if (!available) {
   describe('cluster', () => { it.skip('PostgreSQL is not reachable (see the warning above)', () => {}) })
 } else {
   describe('cluster: nodes behind any balancer, Postgres as the log, Redis as the bus', () => {
-    beforeAll(async () => { redis = await startOwnRedis() })
-    afterEach(async () => {
-      for (const s of streams.splice(0)) s.close()
-      for (const c of clients.splice(0)) c.destroy()
-      await Promise.all(nodes.splice(0).map(n => n.close()))
-      if (redis !== undefined) await redis.start() // a test may have killed it
-    })
-    afterAll(async () => {
-      await redis?.stop()
-      await dropWeftTables(prefix)
-    })
+    const cluster = useCluster('cl')
+    const { nodes, clients, streams, docName, startNode, threeNodes, storedSeqs, metric, editors, commandCalls } = cluster
 
     it('stock providers on three nodes converge; an SSE observer on B sees an edit made on A at once; one XADD per committed group', async () => {
       const [a, b, c] = await threeNodes()
       const doc = docName()
-      const xaddsBefore = await xaddCalls()
+      const xaddsBefore = await commandCalls('xadd')
       const editors = [a!, b!, c!].map(n => stockClient(n.wsUrl, doc))
       clients.push(...editors)
       await synced(...editors)
@@ -120,7 +57,7 @@ if (!available) {
       await sleep(300)
       let groups = 0
       for (const n of [a!, b!, c!]) groups += await metric(n, 'storage_batch_updates_count')
-      expect(await xaddCalls() - xaddsBefore).toBe(groups)
+      expect(await commandCalls('xadd') - xaddsBefore).toBe(groups)
       expect(groups).toBeGreaterThan(0)
     })
 
@@ -243,11 +180,11 @@ if (!available) {
       const type = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) { writer.text.insert(writer.text.length, 'w'); await sleep(10) } }
       await type(20)
       await waitFor(() => textOf(reader) === textOf(writer), 'reader to follow before the kill')
-      await redis.kill()
+      await cluster.redis.kill()
       await type(50)
       // While Redis is away the head check (about once a second) is the whole fan-out.
       await waitFor(() => textOf(reader) === textOf(writer), 'reader to follow by head check while Redis is down', 5000)
-      await redis.start()
+      await cluster.redis.start()
       await type(50)
       const back = performance.now()
       await waitFor(() => textOf(reader) === textOf(writer), 'reader to follow after Redis came back', 5000)
@@ -345,107 +282,5 @@ if (!available) {
         await lb.stop()
       }
     })
-
-    it('writers on two nodes of one doc at once: distinct sequence numbers, every record applied once and in order on both', async () => {
-      const [a, b] = await Promise.all([startNode('a'), startNode('b')])
-      const doc = docName()
-      const [left, right] = await editors(doc, a, b)
-      for (let i = 0; i < 100; i++) {
-        left.text.insert(0, 'l')
-        right.text.insert(right.text.length, 'r')
-        if (i % 10 === 0) await sleep(5)
-      }
-      await waitFor(() => textOf(left).length === 200 && textOf(left) === textOf(right), 'both writers to converge', 10_000)
-      const stored = await storedSeqs(doc)
-      expect(new Set(stored).size).toBe(stored.length)
-      for (const n of [a, b]) {
-        const shared = n.weft.context.registry.get(doc)!
-        expect(shared.seq).toBe(stored[stored.length - 1])
-        const history = shared.history.since(stored[0]! - 1, shared.seq)!.map(rec => rec.seq)
-        expect(history).toEqual(stored)
-        const y = new Y.Doc()
-        Y.applyUpdate(y, Y.encodeStateAsUpdate(shared.ydoc))
-        expect(y.getText('text').toString()).toBe(textOf(left))
-      }
-    })
-
-    it('a doc on one node only is not read back from its stream; a second node that loads it later and the first hear each other at once over the bus', async () => {
-      // No head check within the test: whatever crosses nodes here came over the stream.
-      const [a, b] = await Promise.all([startNode('a', postgresUrl, 1_000_000, 600_000), startNode('b', postgresUrl, 1_000_000, 600_000)])
-      const doc = docName()
-      const [first] = await editors(doc, a)
-      await sleep(100) // the node asked Redis whether another has the doc
-      const readsBefore = await commandCalls('xread')
-      for (let i = 0; i < 20; i++) { first.text.insert(0, 'a'); await sleep(5) }
-      await waitFor(async () => (await storedSeqs(doc)).length >= 20, 'the edits stored')
-      // Alone, a's own adds are not read back (at most the read blocked before it knew it was alone).
-      expect(await commandCalls('xread') - readsBefore).toBeLessThanOrEqual(2)
-      expect(await metric(a, 'cluster_bus_adds_total')).toBeGreaterThan(0)
-
-      const [second] = await editors(doc, b)
-      expect(textOf(second)).toBe(textOf(first))
-      for (let round = 0; round < 5; round++) {
-        second.text.insert(0, 'b')
-        await waitFor(() => textOf(first) === textOf(second), 'b\'s edit to reach a (over the bus: it was alone until b came)', 5000)
-        first.text.insert(0, 'a')
-        await waitFor(() => textOf(first) === textOf(second), 'a\'s edit to reach b', 5000)
-      }
-      expect(await metric(a, 'cluster_head_check_catches_total') + await metric(b, 'cluster_head_check_catches_total')).toBe(0)
-      expect(await metric(a, 'cluster_bus_groups_received_total')).toBeGreaterThanOrEqual(5)
-    })
-
-    it('a delete on one node ends the doc\'s peers on the others at once (its message), or by the head check when no message comes', async () => {
-      const [a, b] = await Promise.all([startNode('a'), startNode('b', postgresUrl, 1_000_000, 300)])
-      const closeCodes = (c: StockClient): number[] => {
-        const codes: number[] = []
-        c.provider.on('connection-close', (e: CloseEvent | null) => { if (e != null) codes.push(e.code) })
-        return codes
-      }
-      // 1. Deleted through node a: node b hears it over Redis.
-      const doc = docName()
-      const [onA, onB] = await editors(doc, a!, b!)
-      const codesB = closeCodes(onB!)
-      onA!.text.insert(0, 'gone soon')
-      await waitFor(() => textOf(onB!) === 'gone soon', 'the edit to reach b')
-      const sse = await openSse(`${b!.url}/docs/${encodeURIComponent(doc)}/events`)
-      streams.push(sse)
-      await sse.next(e => e.event === 'snapshot', 'snapshot')
-      const t0 = performance.now()
-      expect(await a!.weft.deleteDoc(doc)).toBe(true)
-      await sse.next(e => e.event === 'deleted', 'the deleted event on node b', 5000)
-      await waitFor(() => codesB.includes(4410), 'the editor on node b to be closed with 4410', 5000)
-      console.log(`cluster: delete on A → peers on B ended in ${(performance.now() - t0).toFixed(0)} ms`)
-      expect(b!.weft.context.registry.has(doc)).toBe(false)
-      // The name starts over on both nodes; the old content is refused on b too (tombstone).
-      const [fresh] = await editors(doc, b!)
-      expect(textOf(fresh!)).toBe('')
-      const stale = await fetch(`${b!.url}/docs/${encodeURIComponent(doc)}/updates`, { method: 'POST', body: Buffer.from(Y.encodeStateAsUpdate(onA!.doc)), headers: { 'content-type': 'application/octet-stream' } })
-      expect(stale.status).toBe(410)
-
-      // 2. Deleted by a server that is not in the cluster (no message): b's head check finds no
-      // head for a doc it holds stored records of, and retires it.
-      const other = docName()
-      const [onB2] = await editors(other, b!)
-      const codesB2 = closeCodes(onB2!)
-      onB2!.text.insert(0, 'x')
-      await waitFor(async () => (await storedSeqs(other)).length > 0, 'the edit to be stored')
-      const outsider = await startServer({ storage: postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 2 }) })
-      nodes.push(outsider)
-      expect(await outsider.weft.deleteDoc(other)).toBe(true)
-      await waitFor(() => codesB2.includes(4410), 'the head check to retire the doc on node b', 5000)
-      expect(b!.weft.context.registry.has(other)).toBe(false)
-    })
   })
-}
-
-async function commandCalls (cmd: string): Promise<number> {
-  const info = await redis.client().info('commandstats')
-  const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)
-  return m === null ? 0 : Number(m[1])
-}
-
-async function xaddCalls (): Promise<number> {
-  const info = await redis.client().info('commandstats')
-  const m = /cmdstat_xadd:calls=(\d+)/.exec(info)
-  return m === null ? 0 : Number(m[1])
 }
