@@ -13,6 +13,7 @@ import { startServer, type TestServer } from './server.js'
 import { startOwnRedis, type OwnRedis } from './redis-server.js'
 import { stockClient, synced, type StockClient } from './providers.js'
 import type { SseClient } from './sse.js'
+import type { WeftOptions } from '../../server/options.js'
 
 export interface ClusterFixture {
   /** Table prefix of this file's nodes. */
@@ -25,7 +26,8 @@ export interface ClusterFixture {
   readonly streams: SseClient[]
   /** A doc name no earlier test used. */
   docName (): string
-  startNode (id: string, databaseUrl?: string, compactAfterRecords?: number, headCheckMs?: number): Promise<TestServer>
+  /** A node of this file's cluster; `extra` options go on top (hooks, webhooks, authenticate …). */
+  startNode (id: string, databaseUrl?: string, compactAfterRecords?: number, headCheckMs?: number, extra?: WeftOptions): Promise<TestServer>
   threeNodes (): Promise<TestServer[]>
   /** Every record of a doc, as PostgreSQL holds it. */
   storedSeqs (doc: string): Promise<number[]>
@@ -69,13 +71,14 @@ export function useCluster (name: string): ClusterFixture {
     clients,
     streams,
     docName: () => `cluster-${Date.now().toString(36)}-${docs++}`,
-    async startNode (id, databaseUrl = postgresUrl, compactAfterRecords = 1_000_000, headCheckMs) {
+    async startNode (id, databaseUrl = postgresUrl, compactAfterRecords = 1_000_000, headCheckMs, extra = {}) {
       const node = await startServer({
         storage: postgresStorage(databaseUrl, { tablePrefix: prefix, poolSize: 4 }),
         cluster: { redis: fixture.redis.url, nodeId: id, headCheckMs },
         nodeId: id,
         compactAfterRecords,
-        compactAfterBytes: 1 << 30
+        compactAfterBytes: 1 << 30,
+        ...extra
       })
       nodes.push(node)
       return node

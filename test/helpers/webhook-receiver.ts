@@ -79,3 +79,6 @@ export async function startReceiver (respond: Receiver['respond'] = () => 204, p
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
   return receiver
 }
+
+/** The received deliveries of one event kind (and doc). */
+export const eventsOf = (rs: Received[], event: string, doc?: string): Received[] => rs.filter(r => r.json.event === event && (doc === undefined || r.json.doc === doc))

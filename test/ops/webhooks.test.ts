@@ -1,34 +1,29 @@
 /**
  * Webhooks (server/webhooks/): a real HTTP receiver on port 0 (helpers/webhook-receiver.ts),
  * stock providers typing, the real routes for delete and restore, a real CLI SIGKILLed with
- * deliveries pending (LevelDB in a temp dir), and two cluster nodes over one PostgreSQL.
+ * deliveries pending (LevelDB in a temp dir). In a cluster: test/cluster/cluster-webhooks.test.ts.
  */
 import type { IncomingMessage } from 'node:http'
 import { spawnSync } from 'node:child_process'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
-import pg from 'pg'
-import * as Y from 'yjs'
+import { describe, expect, it } from 'vitest'
 import { createWeft } from '../../server/weft.js'
 import { memoryStorage } from '../../server/storage/memory.js'
-import { postgresStorage } from '../../server/storage/postgres.js'
 import type { WeftOptions } from '../../server/options.js'
 import type { WebhookOptions } from '../../server/webhooks/options.js'
 import { parseCursor } from '../../shared/cursor.js'
 import { cleanupAfterEach, startServer, tempDir, type TestServer } from '../helpers/server.js'
 import { stockClient, synced, type StockClient } from '../helpers/providers.js'
-import { startReceiver, verifyWeftSignature, type Received, type Receiver } from '../helpers/webhook-receiver.js'
+import { eventsOf, startReceiver, verifyWeftSignature, type Receiver } from '../helpers/webhook-receiver.js'
 import { startChildServer } from '../helpers/child-server.js'
 import { hsToken, SECRET } from '../helpers/tokens.js'
-import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HOOK_SECRET = 'a-webhook-secret-for-the-tests'
 const byQuery = (req: IncomingMessage): { access: 'write', user?: string } => ({ access: 'write', user: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? undefined })
-const of = (rs: Received[], event: string, doc?: string): Received[] => rs.filter(r => r.json.event === event && (doc === undefined || r.json.doc === doc))
+const of = eventsOf
 
 describe('webhooks', () => {
   const cleanups = cleanupAfterEach()
@@ -347,61 +342,4 @@ describe('webhooks', () => {
     expect(orphan.status).toBe(2)
     expect(orphan.stderr).toMatch(/need --webhook URL/)
   }, 60_000)
-})
-
-const pgAvailable = await haveService('postgres')
-
-describe.skipIf(!pgAvailable)('webhooks in a cluster (two nodes, one PostgreSQL, a Redis of the test\'s own)', () => {
-  const prefix = `weft_wh${process.pid}`
-  let redis: OwnRedis | undefined
-  const cleanups = cleanupAfterEach()
-  afterAll(async () => {
-    await redis?.stop()
-    await dropWeftTables(prefix)
-  })
-
-  it('each change is told once, by the node that stored it, not by every node holding the doc; created once', async () => {
-    redis = await startOwnRedis()
-    const r = await startReceiver()
-    cleanups.push(() => r.close())
-    const node = async (id: string): Promise<TestServer> => {
-      const s = await startServer({
-        storage: postgresStorage(postgresUrl, { tablePrefix: prefix, poolSize: 4 }),
-        cluster: { redis: redis!.url, nodeId: id },
-        nodeId: id,
-        authenticate: byQuery,
-        webhooks: { urls: [`${r.url}?node=${id}`], quietMs: 200, maxDelayMs: 400 }
-      })
-      cleanups.push(() => s.close())
-      return s
-    }
-    const [a, b] = [await node('a'), await node('b')]
-    const doc = `wh-cluster-${Date.now().toString(36)}`
-    const alice = stockClient(a.wsUrl, doc, { params: { user: 'alice' } })
-    const bob = stockClient(b.wsUrl, doc, { params: { user: 'bob' } })
-    cleanups.push(() => alice.destroy(), () => bob.destroy())
-    await synced(alice, bob)
-    for (let i = 0; i < 30; i++) {
-      (i % 3 === 0 ? bob : alice).text.insert(0, String.fromCharCode(97 + (i % 26)))
-      await sleep(20)
-    }
-    await waitFor(() => alice.text.length === 30 && bob.text.length === 30, 'both editors to hold every edit')
-    const c = new pg.Client({ connectionString: postgresUrl })
-    await c.connect()
-    const stored = (await c.query<{ seq: string }>(`SELECT seq FROM ${prefix}_updates WHERE doc = $1 ORDER BY seq`, [doc])).rows.map(x => Number(x.seq))
-    await c.end()
-    expect(stored).toHaveLength(30)
-    const told = (): Received[] => of(r.requests, 'changed', doc)
-    await waitFor(() => told().reduce((n, q) => n + (q.json.updates as number), 0) >= 30, 'every record to be told', 10_000)
-    await sleep(600)
-    // Every record told exactly once, by the node that stored it (alice's on a, bob's on b).
-    const from = (id: string): Received[] => told().filter(q => q.path.endsWith(`?node=${id}`))
-    const updates = (rs: Received[]): number => rs.reduce((n, q) => n + (q.json.updates as number), 0)
-    expect(updates(from('a'))).toBe(20)
-    expect(updates(from('b'))).toBe(10)
-    expect(from('a').every(q => q.json.users.join() === 'alice')).toBe(true)
-    expect(from('b').every(q => q.json.users.join() === 'bob')).toBe(true)
-    for (const q of told()) expect(stored.filter(x => x >= q.json.fromSeq && x <= q.json.toSeq).length).toBeGreaterThanOrEqual(q.json.updates)
-    expect(of(r.requests, 'created', doc)).toHaveLength(1)
-  }, 30_000)
 })
