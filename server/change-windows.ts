@@ -5,10 +5,9 @@
  * first — so a burst is told once, soon after it ends, and continuous typing is still told at
  * least every `maxDelayMs`.
  *
- * `add` runs once per stored record, so it only does bookkeeping: no timer is reset per record
- * (a clearTimeout + setTimeout pair per keystroke); the window's one timer, when it fires, looks
- * at the time of the last record and sleeps again for the rest of the quiet period if needed.
+ * `add` runs once per stored record, so it only does bookkeeping; the timing is docs/bursts.ts.
  */
+import { Bursts } from './docs/bursts.js'
 
 export interface ChangeWindowOptions {
   /** Close the window after this long without a new record (ms). */
@@ -34,10 +33,6 @@ interface Open {
   toSeq: number
   updates: number
   users: Set<string>
-  /** `Date.now()` of the first and of the newest record. */
-  first: number
-  last: number
-  timer: NodeJS.Timeout
 }
 
 export interface ChangeWindowListener {
@@ -49,21 +44,20 @@ export interface ChangeWindowListener {
 
 export class ChangeWindows {
   private readonly open = new Map<string, Open>()
+  private readonly bursts: Bursts<string>
 
-  constructor (private readonly opts: ChangeWindowOptions, private readonly listener: ChangeWindowListener) {}
+  constructor (opts: ChangeWindowOptions, private readonly listener: ChangeWindowListener) {
+    this.bursts = new Bursts(opts.quietMs, opts.maxDelayMs, doc => this.flush(doc))
+  }
 
   /** A stored record `seq` of `doc`, written by `user` (if known). */
   add (doc: string, seq: number, user: string | undefined): void {
-    const now = Date.now()
     let w = this.open.get(doc)
-    if (w === undefined) {
-      const timer = setTimeout(() => this.check(doc), this.opts.quietMs)
-      timer.unref()
-      w = { fromSeq: seq, toSeq: seq, updates: 0, users: new Set(), first: now, last: now, timer }
+    if (this.bursts.touch(doc) || w === undefined) {
+      w = { fromSeq: seq, toSeq: seq, updates: 0, users: new Set() }
       this.open.set(doc, w)
       this.listener.opened?.(doc, seq, user)
     }
-    w.last = now
     w.toSeq = seq
     w.updates++
     if (user !== undefined) w.users.add(user)
@@ -74,7 +68,7 @@ export class ChangeWindows {
     const w = this.open.get(doc)
     if (w === undefined) return
     this.open.delete(doc)
-    clearTimeout(w.timer)
+    this.bursts.cancel(doc)
     this.listener.closed({ doc, fromSeq: w.fromSeq, toSeq: w.toSeq, updates: w.updates, users: [...w.users] })
   }
 
@@ -84,13 +78,4 @@ export class ChangeWindows {
   /** Docs with an open window. */
   get size (): number { return this.open.size }
 
-  private check (doc: string): void {
-    const w = this.open.get(doc)
-    if (w === undefined) return
-    const due = Math.min(w.last + this.opts.quietMs, w.first + this.opts.maxDelayMs)
-    const wait = due - Date.now()
-    if (wait <= 0) { this.flush(doc); return }
-    w.timer = setTimeout(() => this.check(doc), wait)
-    w.timer.unref()
-  }
 }
