@@ -6,7 +6,7 @@
  * Without auth and without an admin token the routes are open (local use, like every doc).
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JWTPayload } from 'jose'
 import type { WeftContext } from '../context.js'
 import { AuthError } from './grant.js'
@@ -25,6 +25,11 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 export interface Admin { user?: string }
 
 export type AdminCheck = (req: IncomingMessage) => Promise<Admin>
+
+/** A 401 from the admin check says how to authenticate (`WWW-Authenticate`), on every admin route. */
+export function challengeAdmin (res: ServerResponse, err: unknown): void {
+  if (err instanceof AuthError && err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="weft-admin"')
+}
 
 /** Builds the check once per server (the JWT verifier holds the keys). Throws AuthError 401/403. */
 export function adminCheck (ctx: WeftContext): AdminCheck {

@@ -11,8 +11,7 @@
  */
 import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
-import { adminCheck } from '../auth/admin.js'
-import { AuthError } from '../auth/grant.js'
+import { adminCheck, challengeAdmin } from '../auth/admin.js'
 import { checkDocName } from '../doc-name.js'
 import { deleteDoc } from '../docs/delete.js'
 import { WeftError } from '../errors.js'
@@ -45,7 +44,7 @@ export function deleteRoutes (router: Router, ctx: WeftContext): void {
       }
       res.json({ doc, deleted: true })
     } catch (err) {
-      if (err instanceof AuthError && err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="weft-admin"')
+      challengeAdmin(res, err)
       sendProblem(ctx, res, err, 'delete')
     }
   })

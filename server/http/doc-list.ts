@@ -11,7 +11,7 @@ import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { DocHandle } from '../docs/handle.js'
 import { AuthError } from '../auth/grant.js'
-import { adminCheck } from '../auth/admin.js'
+import { adminCheck, challengeAdmin } from '../auth/admin.js'
 import { statusOf } from '../errors.js'
 import { disconnect } from '../transports/disconnect.js'
 
@@ -106,7 +106,7 @@ export function docListRoutes (router: Router, ctx: WeftContext): void {
       await checkAdmin(req)
     } catch (err) {
       if (!(err instanceof AuthError)) throw err
-      if (err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="weft-admin"')
+      challengeAdmin(res, err)
       res.status(err.status).json({ error: err.message })
       return
     }
@@ -127,7 +127,7 @@ export function docListRoutes (router: Router, ctx: WeftContext): void {
       const user = typeof req.query.user === 'string' && req.query.user !== '' ? req.query.user : undefined
       res.json({ ended: disconnect(ctx.registry, { doc, user }) })
     } catch (err) {
-      if (err instanceof AuthError && err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="weft-admin"')
+      challengeAdmin(res, err)
       res.status(statusOf(err)).json({ error: (err as Error).message })
     }
   })
