@@ -19,6 +19,12 @@
  *   can only arrive after the edits it refers to, never hold them back.
  * - **A joiner flushes first**: it is sent the whole presence (pending states included) as it
  *   joins, so what is pending goes to the others before it is added, not to it a second time.
+ * - **One clock for every doc.** Windows end on a tick shared by all docs with the same window
+ *   length (`Ticks`), not on a timer of their own: the process wakes once per window length
+ *   however many docs are busy, instead of once per doc per window (and once more, for nothing,
+ *   after each lone change in a quiet doc). A window opened between ticks is shorter than
+ *   `windowMs`, never longer. In 5 rooms of 10 at 10 Hz that was 2,900 loop wake-ups in 3 s
+ *   against the relay's 2,200 (`strace -c`, bench presence).
  * - `windowMs` 0: every change goes out at once, alone (the behaviour before coalescing).
  */
 import type { AwarenessChanges } from './broadcast.js'
@@ -40,16 +46,19 @@ export interface PresenceBatch {
 export class PresenceWindow {
   private pending = new Map<number, { kind: Kind, origin: unknown }>()
   private folded = 0
-  /** Runs while a window is open: changes then wait for its end. */
-  private timer: NodeJS.Timeout | null = null
+  /** A window is open: changes wait for the next tick. */
+  private windowOpen = false
   private closed = false
+  private readonly ticks: Ticks | null
 
-  constructor (private readonly windowMs: number, private readonly flush: (batch: PresenceBatch) => void) {}
+  constructor (windowMs: number, private readonly flush: (batch: PresenceBatch) => void) {
+    this.ticks = windowMs > 0 ? Ticks.of(windowMs) : null
+  }
 
   /** Ids waiting for the end of the window (tests, stats). */
   get size (): number { return this.pending.size }
-  /** Whether a window is open (a timer is set). */
-  get open (): boolean { return this.timer !== null }
+  /** Whether a window is open (the doc waits for a tick). */
+  get open (): boolean { return this.windowOpen }
 
   /** Takes the changes of one awareness update event. */
   add (changes: AwarenessChanges, origin: unknown): void {
@@ -58,10 +67,11 @@ export class PresenceWindow {
     for (const id of changes.updated) this.note(id, 'updated', origin)
     for (const id of changes.removed) this.note(id, 'removed', origin)
     if (this.pending.size === 0) return
-    if (this.windowMs === 0) { this.send(); return }
-    if (this.timer === null) {
+    if (this.ticks === null) { this.send(); return }
+    if (!this.windowOpen) {
       this.send()
-      this.openWindow()
+      this.windowOpen = true
+      this.ticks.wait(this)
     } else if (changes.removed.length > 0) {
       this.send()
     }
@@ -77,13 +87,11 @@ export class PresenceWindow {
     prev.origin = origin
   }
 
-  private openWindow (): void {
-    this.timer = setTimeout(() => {
-      this.timer = null
-      if (this.pending.size === 0) return // quiet: the next change goes out at once
-      this.send()
-      this.openWindow()
-    }, this.windowMs)
+  /** The shared tick: the window ends; what is pending goes out and the next window opens. */
+  tick (): void {
+    if (this.pending.size === 0) { this.windowOpen = false; return } // quiet: the next change goes out at once
+    this.send()
+    this.ticks!.wait(this)
   }
 
   /**
@@ -108,12 +116,56 @@ export class PresenceWindow {
     this.flush({ changes, origins, folded })
   }
 
-  /** Drops what is pending and the timer (the doc is unloading: nobody is left to tell). */
+  /** Drops what is pending and leaves the tick (the doc is unloading: nobody is left to tell). */
   close (): void {
     this.closed = true
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
+    this.ticks?.leave(this)
+    this.windowOpen = false
     this.pending.clear()
     this.folded = 0
+  }
+}
+
+/**
+ * One timer for every open window of one length: it runs only while some doc waits, and each
+ * tick ends all their windows at once.
+ */
+export class Ticks {
+  private static readonly byLength = new Map<number, Ticks>()
+  static of (ms: number): Ticks {
+    let t = Ticks.byLength.get(ms)
+    if (t === undefined) Ticks.byLength.set(ms, t = new Ticks(ms))
+    return t
+  }
+
+  private waiting = new Set<PresenceWindow>()
+  private timer: NodeJS.Timeout | null = null
+
+  private constructor (private readonly ms: number) {}
+
+  /** Windows waiting for the next tick (tests). */
+  get size (): number { return this.waiting.size }
+
+  wait (w: PresenceWindow): void {
+    this.waiting.add(w)
+    this.timer ??= setTimeout(this.fire, this.ms)
+  }
+
+  leave (w: PresenceWindow): void {
+    this.waiting.delete(w)
+    if (this.waiting.size === 0 && this.timer !== null) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null
+    const due = this.waiting
+    this.waiting = new Set()
+    // A flush that throws must not strand the other docs' windows.
+    for (const w of due) {
+      try { w.tick() } catch (err) { queueMicrotask(() => { throw err }) }
+    }
   }
 }
