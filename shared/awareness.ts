@@ -120,3 +120,26 @@ export function encodeAwarenessEntries (entries: readonly AwarenessEntry[]): Uin
   }
   return encoding.toUint8Array(encoder)
 }
+
+/**
+ * `update` (a well-formed awareness update, e.g. one the server encoded) without the entries
+ * whose client id `keep` refuses, sliced from its bytes: no state is decoded to text and
+ * re-encoded. A broadcast builds one per peer that made some of its changes.
+ */
+export function filterAwarenessEntries (update: Uint8Array, keep: (clientID: number) => boolean): Uint8Array {
+  const decoder = decoding.createDecoder(update)
+  const count = decoding.readVarUint(decoder)
+  const kept: number[] = [] // start, end of each kept entry
+  for (let i = 0; i < count; i++) {
+    const start = decoder.pos
+    const clientID = decoding.readVarUint(decoder)
+    decoding.readVarUint(decoder)
+    decoding.readVarUint8Array(decoder)
+    if (keep(clientID)) kept.push(start, decoder.pos)
+  }
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, kept.length / 2)
+  for (let i = 0; i < kept.length; i += 2) encoding.writeUint8Array(encoder, update.subarray(kept[i], kept[i + 1]))
+  return encoding.toUint8Array(encoder)
+}
+

@@ -3,7 +3,7 @@
  * its own framing through `encoded(key, make)`, so the bytes for, say, a WebSocket frame or an
  * SSE event are produced once per broadcast and the same buffer goes to every peer.
  */
-import { decodeAwarenessEntries, encodeAwarenessEntries } from '../../shared/awareness.js'
+import { filterAwarenessEntries } from '../../shared/awareness.js'
 import { encodeAwarenessMessage, encodeSyncUpdate } from '../../shared/protocol.js'
 
 export type Access = 'read' | 'write'
@@ -81,9 +81,8 @@ export class AwarenessBroadcast extends Encodable {
       const keep = (id: number): boolean => this.origins.get(id) !== peer
       const changes = { added: this.changes.added.filter(keep), updated: this.changes.updated.filter(keep), removed: this.changes.removed.filter(keep) }
       // Sliced from the encoded update: the same entries, clocks and state bytes, not re-read from the doc.
-      const entries = decodeAwarenessEntries(this.update, { maxEntries: Infinity, maxStateLength: Infinity }).filter(e => keep(e.clientID))
       const origins = new Map([...this.origins].filter(([id]) => keep(id)))
-      v = new AwarenessBroadcast(this.docName, changes, encodeAwarenessEntries(entries), origins)
+      v = new AwarenessBroadcast(this.docName, changes, filterAwarenessEntries(this.update, keep), origins)
       this.variants.set(peer, v)
     }
     return v
@@ -104,9 +103,10 @@ export interface DocPeer {
    */
   deliverAwareness (b: AwarenessBroadcast): void
   /**
-   * Also deliver the peer's own awareness changes back to it. The stock y-websocket provider
-   * reconnects after 30 s without any message; alone in a doc, its own awareness renewal (every
-   * 15 s) is the only thing that can reach it, as the reference server echoes it.
+   * Deliver the peer's own awareness changes back to it when it has heard no flush for
+   * `ECHO_AFTER_MS` (docs/doc-presence.ts). The stock y-websocket provider reconnects after 30 s
+   * without any message; alone in a doc, its own awareness renewal (every 15 s) is the only thing
+   * that can reach it.
    */
   readonly echoAwareness?: boolean
   /**
