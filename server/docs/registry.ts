@@ -14,8 +14,9 @@
  * cluster's stream readers — attaches and detaches on these two events: no identity checks
  * against a reloaded doc, no sweeps.
  *
- * Holding: `lease(name)` gives `{ doc, release }`. The only other holders are WebSocket
- * connections, which hold with `acquire(name, this)` to save a lease object per socket.
+ * Holding: `lease(name)` gives `{ doc, release }`. The other holders are WebSocket connections
+ * and readers' holds (limits/reader-hold.ts), which hold with `acquire(name, this)` to save a
+ * lease object per socket or stream.
  */
 import { EventEmitter } from 'node:events'
 import type { DocOptions } from './shared-doc.js'

@@ -8,7 +8,7 @@ import type { Router } from 'express'
 import type { WeftContext } from '../context.js'
 import { parseTypes } from '../docs/json-view.js'
 import { parseView } from '../docs/prosemirror.js'
-import { clientIp } from '../limits/connections.js'
+import { clientIp, type Slot } from '../limits/connections.js'
 import type { SseTransport } from '../transports/sse.js'
 import type { HttpSessions } from '../transports/http-session.js'
 import { WeftError } from '../errors.js'
@@ -21,6 +21,7 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
   })
 
   router.get('/docs/:doc/events', async (req, res) => {
+    let slot: Slot | null = null
     try {
       const { doc, grant } = await readRequest(ctx, req)
       const view = queryParam(req, 'view')
@@ -35,8 +36,9 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
       }
       const header = req.headers['last-event-id']
       const cursor = (typeof header === 'string' && header !== '') ? header : queryParam(req, 'cursor')
-      // Streams per client address are bounded (429 beyond); the slot is freed when the stream ends.
-      res.once('close', ctx.limits.admitObserver(clientIp(req)))
+      // Streams per client address are bounded (429 beyond); the transport frees the slot when
+      // the stream ends (a slot object the stream keeps, not a `close` listener: bench "idle").
+      slot = ctx.limits.admitObserver(clientIp(req))
       // An SSE + POST editor names its HTTP session: the stream keeps it alive and skips its echo.
       let editor
       const sessionId = queryParam(req, 'session')
@@ -45,7 +47,7 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
         res.once('close', session.hold())
         editor = session.session
       }
-      await sse.open(req, res, { doc, grant, pinned, view: viewKind, awareness, cursor, headers: corsHeaders(ctx, req), editor })
+      await sse.open(req, res, { doc, grant, pinned, view: viewKind, awareness, cursor, headers: corsHeaders(ctx, req), editor, slot })
       // The stream owns this response for hours and never calls next(): drop the router's
       // per-request closures so an idle observer holds only what its socket needs (~1 KB less each).
       const loose = req as unknown as Record<string, unknown>
@@ -53,6 +55,7 @@ export function eventRoutes (router: Router, ctx: WeftContext, sse: SseTransport
       loose.params = undefined
       ;(res as unknown as Record<string, unknown>).locals = undefined
     } catch (err) {
+      slot?.release() // idempotent: whoever ends first frees it
       sendProblem(ctx, res, err, 'events')
     }
   })

@@ -12,7 +12,7 @@ import type { Response, Router } from 'express'
 import * as Y from 'yjs'
 import { base64ToBytes } from '../../shared/base64.js'
 import type { WeftContext } from '../context.js'
-import { clientIp } from '../limits/connections.js'
+import { clientIp, type Slot } from '../limits/connections.js'
 import type { HttpSession, HttpSessions } from '../transports/http-session.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
 import { defaultPollTimeoutS, maxPollTimeoutS, type PollHubs } from '../transports/long-poll.js'
@@ -32,8 +32,8 @@ export function pollRoutes (router: Router, ctx: WeftContext, sessions: HttpSess
   router.get('/docs/:doc/poll', async (req, res) => {
     // The timeout counts from here: loading the doc or session must not make the answer late.
     const receivedAt = performance.now()
-    const releases: Array<() => void> = []
-    const release = (): void => { for (const r of releases.splice(0)) r() }
+    const releases: Slot[] = []
+    const release = (): void => { for (const r of releases.splice(0)) r.release() }
     try {
       const { doc, grant, sessionId } = await docRequest(ctx, req, res)
       const q = req.query
@@ -58,12 +58,12 @@ export function pollRoutes (router: Router, ctx: WeftContext, sessions: HttpSess
           return
         }
         const hold = await holdForReader(ctx, doc, clientIp(req))
-        releases.push(hold.release)
+        releases.push(hold)
         shared = hold.doc
       } else {
         // An HTTP editor's poll: its session holds the doc.
         session = await sessions.get(doc, sessionId, grant.access, grant.user)
-        releases.push(session.hold())
+        releases.push({ release: session.hold() })
         shared = session.doc
       }
       if (sv !== undefined) validateStateVector(sv, shared.ydoc) // 400 past the doc's bound

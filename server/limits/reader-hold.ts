@@ -14,29 +14,46 @@
 import type { WeftContext } from '../context.js'
 import { isBlank } from '../docs/blank.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
-import type { DocLease } from '../docs/registry.js'
-import type { Release } from './connections.js'
+import type { DocRegistry } from '../docs/registry.js'
+import type { Slot } from './connections.js'
 
-export interface ReaderHold {
-  doc: SharedDoc
-  /** Releases the doc and the reader's empty-doc slot, if it took one. Idempotent. */
-  release: Release
+/** A reader's hold: `release()` gives back the doc and the reader's slots. Idempotent. */
+export interface ReaderHold extends Slot {
+  readonly doc: SharedDoc
 }
 
-export async function holdForReader (ctx: WeftContext, name: string, ip: string): Promise<ReaderHold> {
+/**
+ * Holds doc `name` for a reader from `ip`. `observer`, the reader's observer slot if it has
+ * one, is given back with the hold (so is it when this throws).
+ */
+export async function holdForReader (ctx: WeftContext, name: string, ip: string, observer: Slot | null = null): Promise<ReaderHold> {
   const { registry, limits } = ctx
-  let slot: Release | null = null
-  if (!(await registry.exists(name))) slot = limits.admitEmptyDoc(ip, name)
-  let lease: DocLease | null = null
+  const held = new Held(registry, name, observer)
   try {
-    lease = await registry.lease(name)
-    if (slot === null && isBlank(lease.doc)) slot = limits.admitEmptyDoc(ip, name)
+    if (!(await registry.exists(name))) held.emptySlot = limits.admitEmptyDoc(ip, name)
+    held.doc = await registry.acquire(name, held)
+    if (held.emptySlot === null && isBlank(held.doc)) held.emptySlot = limits.admitEmptyDoc(ip, name)
   } catch (err) {
-    lease?.release()
-    slot?.()
+    held.release()
     throw err
   }
-  const held = lease
-  // Both are idempotent (a lease, and a limit's release), so this is too.
-  return { doc: held.doc, release: () => { held.release(); slot?.() } }
+  return held
+}
+
+/**
+ * One object per reader, itself the registry's holder (as a WebSocket connection is): no
+ * lease object and closure beside it. An SSE stream keeps its hold for hours (bench "idle").
+ */
+class Held implements ReaderHold {
+  doc!: SharedDoc
+  /** The reader's `maxEmptyDocsPerIp` slot, if the doc had no content. */
+  emptySlot: Slot | null = null
+  constructor (private readonly registry: DocRegistry, private readonly name: string, private readonly observer: Slot | null) {}
+
+  // Each part is idempotent (the registry counts holders by identity; limits' slots), so this is too.
+  release (): void {
+    this.registry.release(this.name, this)
+    this.emptySlot?.release()
+    this.observer?.release()
+  }
 }

@@ -14,7 +14,7 @@ import type { WeftContext } from '../context.js'
 import type { Access } from '../docs/broadcast.js'
 import type { DocLease } from '../docs/registry.js'
 import type { SharedDoc } from '../docs/shared-doc.js'
-import type { Release } from '../limits/connections.js'
+import { NO_SLOT, type Slot } from '../limits/connections.js'
 import { cursorPipe, Session, type SessionContext } from '../session.js'
 import { TokenBucket } from '../limits/rate.js'
 import { WeftError } from '../errors.js'
@@ -119,7 +119,7 @@ export class HttpSession {
 
 /** A per-IP session slot taken by a request that names a session not created yet. */
 interface Reservation {
-  release: Release
+  slot: Slot
   /** Requests in flight that share it. */
   refs: number
   claimed: boolean
@@ -151,12 +151,12 @@ export class HttpSessions {
    * Reserves a per-IP slot for session `id` on `doc` unless it is live; throws LimitError past
    * `maxHttpSessionsPerIp`. Returns what to call once the request is answered.
    */
-  reserve (doc: string, id: string, ip: string): Release {
+  reserve (doc: string, id: string, ip: string): () => void {
     const key = HttpSessions.key(doc, id)
     if (this.peek(doc, id) !== undefined) return () => {}
     let r = this.reservations.get(key)
     if (r === undefined) {
-      r = { release: this.ctx.limits.admitHttpSession(ip), refs: 0, claimed: false }
+      r = { slot: this.ctx.limits.admitHttpSession(ip), refs: 0, claimed: false }
       this.reservations.set(key, r)
     }
     const held = r
@@ -167,7 +167,7 @@ export class HttpSessions {
       done = true
       if (--held.refs > 0 || held.claimed) return
       if (this.reservations.get(key) === held) this.reservations.delete(key)
-      held.release()
+      held.slot.release()
     }
   }
 
@@ -195,7 +195,7 @@ export class HttpSessions {
       const { maxMessagesPerSecond: perSecond, messageBurst: burst, httpSessionIdleMs } = this.ctx.options
       const slot = this.claim(key)
       const session = new HttpSession(id, lease, access, this.ctx.session, user, s => {
-        slot()
+        slot.release()
         if (this.sessions.get(key) === s) this.sessions.delete(key)
       }, httpSessionIdleMs, { perSecond, burst })
       this.sessions.set(key, session)
@@ -212,12 +212,12 @@ export class HttpSessions {
   }
 
   /** Takes the request's reserved per-IP slot over for the session (released when it ends). */
-  private claim (key: string): Release {
+  private claim (key: string): Slot {
     const r = this.reservations.get(key)
-    if (r === undefined) return () => {}
+    if (r === undefined) return NO_SLOT
     this.reservations.delete(key)
     r.claimed = true
-    return r.release
+    return r.slot
   }
 
   /** Ends a session now (a client saying goodbye). */

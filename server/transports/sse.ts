@@ -35,7 +35,7 @@ import type { WeftContext } from '../context.js'
 import type { Grant } from '../auth/grant.js'
 import type { Session } from '../session.js'
 import { onExpiry } from '../auth/expiry.js'
-import { clientIp } from '../limits/connections.js'
+import { clientIp, forgetPeerAddress, NO_SLOT, type Slot } from '../limits/connections.js'
 import { holdForReader } from '../limits/reader-hold.js'
 import { followCursor } from '../docs/blank.js'
 import { awarenessData, KEEPALIVE, retryField, sseEvent } from './sse-events.js'
@@ -60,6 +60,11 @@ export interface SseRequest {
    * wrote is not sent back, and its session holds the doc.
    */
   editor?: Session
+  /**
+   * The stream's observer slot (`admitObserver`, limits/connections.ts): from the call on, the
+   * transport releases it when the stream ends or is refused.
+   */
+  slot?: Slot
 }
 
 export interface SseTransport {
@@ -126,8 +131,8 @@ export class SseObserver implements DocPeer, FeedMember {
     readonly socket: Socket,
     private readonly awareness: boolean,
     private readonly hub: ObserverHub,
-    /** Lets go of the doc (and the reader's empty-doc slot). */
-    private readonly release: () => void
+    /** Lets go of the doc and the stream's limit slots. */
+    private readonly hold: Slot
   ) {
     this.limit = hub.bound
     ;(socket as ObservedSocket)[OBSERVER] = this
@@ -202,7 +207,7 @@ export class SseObserver implements DocPeer, FeedMember {
     this.ended = true
     this.cancelExpiry?.()
     this.hub.gone(this)
-    this.release()
+    this.hold.release()
     const closers = this.closers
     this.closers = null
     if (closers !== null) for (const fn of closers) fn()
@@ -257,18 +262,26 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
   async function open (req: IncomingMessage, res: ServerResponse, r: SseRequest): Promise<void> {
     // An observer's stream on a doc nobody wrote yet counts against its address's empty-doc
     // budget (limits/reader-hold.ts); an editor's stream rides on its session, which holds the doc.
-    let release: () => void
+    // What the stream holds is given back as one (`hold.release()`, idempotent).
+    let hold: Slot
     let doc: SharedDoc
     if (r.editor === undefined) {
-      ({ doc, release } = await holdForReader(ctx, r.doc, clientIp(req)))
+      const reader = await holdForReader(ctx, r.doc, clientIp(req), r.slot ?? null)
+      doc = reader.doc
+      hold = reader
     } else {
       doc = r.editor.doc
-      release = () => {}
+      hold = r.slot ?? NO_SLOT
     }
-    await doc.reach(parseCursor(doc.name, r.cursor))
+    try {
+      await doc.reach(parseCursor(doc.name, r.cursor))
+    } catch (err) {
+      hold.release()
+      throw err
+    }
     // The client may have gone while the doc loaded.
     if (req.socket.destroyed || closing !== null) {
-      release()
+      hold.release()
       if (closing !== null && !res.headersSent) res.writeHead(503).end()
       return
     }
@@ -279,7 +292,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     // Node never closes a response that never had the socket: run what waits for its close here.
     const current = (socket as { _httpMessage?: unknown })._httpMessage
     if (current != null && current !== res) {
-      release()
+      hold.release()
       const waiting = res.listeners('close') as Array<() => void>
       res.removeAllListeners('close')
       socket.destroy()
@@ -310,11 +323,11 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
         }
       }
     } catch (err) {
-      release()
+      hold.release()
       throw err // the route ends the response (its headers are out)
     }
     // From here to addPeer nothing awaits: no update can slip between the opening and the live stream.
-    const observer = new SseObserver(doc, feed, socket, r.awareness, hub, release)
+    const observer = new SseObserver(doc, feed, socket, r.awareness, hub, hold)
     observer.own(req, res)
     observer.editor = editor
     observer.user = r.grant.user
@@ -322,6 +335,7 @@ export function createSseTransport (ctx: WeftContext): SseTransport {
     doc.addPeer(observer)
     feed.members.add(observer)
     live.add(observer)
+    forgetPeerAddress(socket)
     metrics.inc('sse_observers_total')
     if (r.grant.expiresAt !== undefined) observer.cancelExpiry = onExpiry(r.grant, () => observer.end())
   }

@@ -6,15 +6,16 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { WebSocketServer } from 'ws'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
 import type { WeftContext } from '../context.js'
 import { docNameFromPath } from '../doc-name.js'
 import type { Grant } from '../auth/grant.js'
 import { chooseProtocol } from '../auth/token.js'
 import { WeftError } from '../errors.js'
-import { clientIp, type Release } from '../limits/connections.js'
+import { bothSlots, clientIp, forgetPeerAddress, type Slot } from '../limits/connections.js'
 import { WsConnection } from './ws-connection.js'
+import { WeftSocket } from './ws-socket.js'
 
 export interface WebSocketTransport {
   handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void
@@ -25,7 +26,8 @@ export interface WebSocketTransport {
 export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport {
   const { options, registry, metrics } = ctx
   const log = options.logger
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: chooseProtocol })
+  // Pings are answered by the connection (ws-socket.ts: ws' automatic pong costs a closure per socket).
+  const wss = new WebSocketServer<typeof WeftSocket>({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: chooseProtocol, WebSocket: WeftSocket, autoPong: false })
   const live = new Set<WsConnection>()
 
   // One timer for all connections: ping, and drop those that read nothing since the last ping.
@@ -53,13 +55,13 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
 
   // Nothing created here may keep `req` (headers, raw headers, its stream state: about 1 KB) for
   // the life of the connection: what outlives the handshake is built outside this scope
-  // (`slots`, `released`), and the socket listeners added here are removed once ws owns it.
+  // (the slots, `released`), and the socket listeners added here are removed once ws owns it.
   async function handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', ignore) // a reset during the handshake is not our error to throw
     if (ctx.closing) return refuse(socket, 503, 'server is shutting down', req)
     let doc: string | undefined
     let grant: Grant
-    let release: Release
+    let slot: Slot
     const ip = clientIp(req)
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
@@ -69,14 +71,14 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
       // A reader of a doc nobody wrote counts against its address's empty-doc budget, as SSE
       // streams and held polls do (limits/reader-hold.ts): read-only clients walking made-up
       // names would otherwise fill maxDocs for everyone. A writer creates the doc it names.
-      let emptySlot: Release | null = null
+      let emptySlot: Slot | null = null
       try {
         if (grant.access !== 'write' && !(await registry.exists(doc))) emptySlot = ctx.limits.admitEmptyDoc(ip, doc)
       } catch (err) {
-        connection()
+        connection.release()
         throw err
       }
-      release = slots(connection, emptySlot)
+      slot = bothSlots(connection, emptySlot)
     } catch (err) {
       // A bad name, credentials, a limit: each refusal carries its status (shared/errors.ts).
       if (err instanceof WeftError) return refuse(socket, err.status, err.message, req, doc)
@@ -85,22 +87,23 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
     }
     // Until ws hands us the connection, the socket's close frees the slot (ws may drop a bad
     // handshake without calling back); from then on the connection's close does (socketClosed).
-    ;(socket as Handshaking)[RELEASE] = release
+    ;(socket as Handshaking)[SLOT] = slot
     socket.on('close', released)
-    if (socket.destroyed) return release()
+    if (socket.destroyed) return slot.release()
     wss.handleUpgrade(req, socket, head, opened(socket, doc, grant, ip))
   }
 
   /** ws' callback once the handshake is done: the connection takes over the slots. */
-  function opened (socket: Handshaking, docName: string, grant: Grant, ip: string): (ws: WebSocket) => void {
+  function opened (socket: Handshaking, docName: string, grant: Grant, ip: string): (ws: WeftSocket) => void {
     return ws => {
-      const release = socket[RELEASE]!
-      socket[RELEASE] = undefined
+      const slot = socket[SLOT]!
+      socket[SLOT] = undefined
       socket.off('close', released)
       socket.off('error', ignore)
+      forgetPeerAddress(socket)
       metrics.inc('ws_connections_total')
       log.debug({ doc: docName, transport: 'websocket', ip, user: grant.user, access: grant.access }, 'connected')
-      void new WsConnection(ctx, live, ws, docName, grant, ip, release).join()
+      void new WsConnection(ctx, live, ws, docName, grant, ip, slot).join()
     }
   }
 
@@ -123,14 +126,10 @@ export function createWebSocketTransport (ctx: WeftContext): WebSocketTransport 
 }
 
 
-const RELEASE = Symbol('weft:release')
-type Handshaking = Duplex & { [RELEASE]?: Release }
+const SLOT = Symbol('weft:slot')
+type Handshaking = Duplex & { [SLOT]?: Slot }
 function ignore (): void {}
-function released (this: Handshaking): void { this[RELEASE]?.() }
-/** Both slots of a connection as one release (the limits' releases are idempotent). */
-function slots (connection: Release, emptySlot: Release | null): Release {
-  return emptySlot === null ? connection : () => { connection(); emptySlot() }
-}
+function released (this: Handshaking): void { this[SLOT]?.release() }
 
 function httpStatusText (status: number): string {
   return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error'

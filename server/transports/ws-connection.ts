@@ -1,9 +1,9 @@
 /**
  * One WebSocket connection: the pipe under an editor's `Session`. Everything per connection
- * lives in this one object — it is the registry holder, the heartbeat entry and the session's
- * pipe — and its socket listeners are module-level functions shared by every connection
- * (`this` is the socket; `CONNECTION` leads back here). At thousands of idle connections the
- * closures a connection would otherwise carry were a third of its heap (bench "idle").
+ * lives in this one object — it is the registry holder, the heartbeat entry, the session's
+ * pipe and its socket's owner (ws-socket.ts: the socket calls it, no listeners) — and it keeps
+ * of its grant only the access and user. At thousands of idle connections the closures a
+ * connection would otherwise carry were a third of its heap (bench "idle").
  *
  * Over its message rate a connection is slowed down, not closed: the stock y-websocket 3.x
  * provider treats every close in 4400–4499 as permanent and one in 4500–4599 as "try again",
@@ -17,22 +17,21 @@
  * message.
  */
 import type { Duplex } from 'node:stream'
-import type { WebSocket, RawData } from 'ws'
+import type { RawData } from 'ws'
 import { CloseCode, CloseReason } from '../../shared/close-codes.js'
 import { decodeMessage, ProtocolError } from '../../shared/protocol.js'
 import { WeftError } from '../../shared/errors.js'
 import type { WeftContext } from '../context.js'
 import { TooManyDocsError } from '../docs/registry.js'
 import type { Grant } from '../auth/grant.js'
+import type { Access } from '../docs/broadcast.js'
 import { onExpiry } from '../auth/expiry.js'
 import { Session, type Pipe } from '../session.js'
 import { TokenBucket } from '../limits/rate.js'
-import type { Release } from '../limits/connections.js'
+import type { Slot } from '../limits/connections.js'
+import type { SocketOwner, WeftSocket } from './ws-socket.js'
 
-const CONNECTION = Symbol('weft:connection')
-type Socket = WebSocket & { [CONNECTION]: WsConnection }
-
-export class WsConnection implements Pipe {
+export class WsConnection implements Pipe, SocketOwner {
   /**
    * The socket's `bytesRead` at the last heartbeat (-1: none yet). A pong, like any message,
    * moves it: this replaces a `pong` listener, which cost every connection a larger `_events`.
@@ -45,6 +44,9 @@ export class WsConnection implements Pipe {
   private corked = false
   /** Ends the connection when its token expires (auth/expiry.ts); null for tokens that never do. */
   private readonly cancelExpiry: (() => void) | null
+  readonly access: Access
+  /** Its token's `sub`, for log lines. */
+  readonly user: string | undefined
   /**
    * Null while full: a bucket that refilled completely is the same as a new one, so an idle
    * connection holds none (the heartbeat drops it) and the next message makes one.
@@ -58,19 +60,18 @@ export class WsConnection implements Pipe {
   constructor (
     private readonly ctx: WeftContext,
     private readonly live: Set<WsConnection>,
-    readonly ws: WebSocket,
+    readonly ws: WeftSocket,
     readonly docName: string,
-    readonly grant: Grant,
+    grant: Grant,
     /** The peer's address, for log lines. */
     readonly ip: string,
-    /** Frees its connection slots (limits/connections.ts) once the socket closed. */
-    private readonly release: Release
+    /** Its connection slots (limits/connections.ts), freed once the socket closed. */
+    private readonly slot: Slot
   ) {
-    ;(ws as Socket)[CONNECTION] = this
+    this.access = grant.access
+    this.user = grant.user
+    ws.owner = this
     live.add(this)
-    ws.on('error', onError)
-    ws.on('message', onMessage)
-    ws.on('close', onClose)
     this.cancelExpiry = grant.expiresAt === undefined ? null : onExpiry(grant, () => this.close(CloseCode.unauthorized, 'token expired'))
   }
 
@@ -87,7 +88,7 @@ export class WsConnection implements Pipe {
       return this.fail(err instanceof WeftError ? err.closeCode : CloseCode.storageFailed, err as Error)
     }
     if (this.closed) { registry.release(this.docName, this); return }
-    this.session = new Session(doc, this, this.grant.access, this.ctx.session, this.grant.user)
+    this.session = new Session(doc, this, this.access, this.ctx.session, this.user)
     this.session.join()
     this.session.greet()
     const queued = this.queue!
@@ -129,7 +130,7 @@ export class WsConnection implements Pipe {
     if (ws.readyState !== ws.OPEN && ws.readyState !== ws.CONNECTING) return
     this.ctx.metrics.inc(`ws_closed_total{code="${code}"}`)
     if (code >= 4000) {
-      const fields = { doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, code, err: detail ?? reason }
+      const fields = { doc: this.docName, transport: 'websocket', ip: this.ip, user: this.user, code, err: detail ?? reason }
       if (code === CloseCode.unauthorized) this.ctx.options.logger.info(fields, 'closing connection')
       else this.ctx.options.logger.warn(fields, 'closing connection')
     }
@@ -168,7 +169,7 @@ export class WsConnection implements Pipe {
     if (this.overSince === 0) {
       this.overSince = now
       this.ctx.metrics.inc('ws_throttled_total')
-      this.ctx.options.logger.info({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, limit: 'messages_per_second' }, 'over its message rate: reading paused until its budget refills')
+      this.ctx.options.logger.info({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.user, limit: 'messages_per_second' }, 'over its message rate: reading paused until its budget refills')
     }
     this.held = { messages: [data], next: 0, timer: null }
     this.ws.pause()
@@ -202,19 +203,37 @@ export class WsConnection implements Pipe {
     held.timer = setTimeout(drain, Math.max(DRAIN_EVERY_MS, this.bucket!.waitMs()), this)
   }
 
+  /**
+   * The peer's ping (the server's `autoPong` is off: ws-socket.ts). Answered like ws would;
+   * where ws closed a peer with 60 pongs pending, a peer that pings and does not read is cut
+   * as a slow consumer, as with any other frame it leaves unread.
+   */
+  ping (data: Buffer): void {
+    const ws = this.ws
+    if (ws.readyState !== ws.OPEN) return
+    if (ws.bufferedAmount > this.ctx.options.maxBufferedBytes) {
+      this.ctx.metrics.inc('ws_slow_consumers_total')
+      return this.close(CloseCode.tooSlow, CloseReason[CloseCode.tooSlow]!)
+    }
+    ws.pong(data)
+  }
+
   /** Not reading its socket (over the rate): its pongs wait unread, so it is not judged dead. */
   get throttled (): boolean { return this.held != null }
 
   /**
    * The transport's heartbeat, every ping interval (not while throttled): false when the socket
    * read nothing since the last one — no pong to the last ping, no message — so it is dead.
-   * A bucket that refilled meanwhile is dropped (see `bucket`).
+   * A bucket that refilled meanwhile is dropped (see `bucket`), and so is the spare room of
+   * ws' read queue: an array that ever held a chunk keeps room for 17 (152 bytes) once empty.
    */
   heartbeat (): boolean {
     const read = (this.ws as unknown as { _socket: Duplex & { bytesRead: number } })._socket.bytesRead
     if (read === this.readAtBeat) return false
     this.readAtBeat = read
     if (this.bucket?.full() === true) { this.bucket = null; this.overSince = 0 }
+    const receiver = (this.ws as unknown as { _receiver?: { _buffers?: unknown[], _bufferedBytes?: number } })._receiver
+    if (receiver?._bufferedBytes === 0 && receiver._buffers?.length === 0) receiver._buffers = []
     return true
   }
 
@@ -226,7 +245,7 @@ export class WsConnection implements Pipe {
       if (err instanceof WeftError) return this.fail(err.closeCode, err)
       // A bug triggered by one peer's message must not take the process (and every other
       // peer) down: log it loudly and drop that connection.
-      this.ctx.options.logger.error({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.grant.user, err }, 'unexpected error handling a message')
+      this.ctx.options.logger.error({ doc: this.docName, transport: 'websocket', ip: this.ip, user: this.user, err }, 'unexpected error handling a message')
       this.ctx.metrics.inc('ws_message_errors_total')
       return this.fail(CloseCode.malformed, err as Error)
     }
@@ -250,7 +269,7 @@ export class WsConnection implements Pipe {
   socketClosed (): void {
     this.closed = true
     this.live.delete(this)
-    this.release()
+    this.slot.release()
     this.cancelExpiry?.()
     if (this.held?.timer != null) clearTimeout(this.held.timer)
     this.held = null
@@ -259,10 +278,6 @@ export class WsConnection implements Pipe {
   }
 }
 
-const of = (ws: WebSocket): WsConnection => (ws as Socket)[CONNECTION]
-function onError (this: WebSocket, err: Error): void { of(this).socketError(err) }
-function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void { of(this).message(data, isBinary) }
-function onClose (this: WebSocket): void { of(this).socketClosed() }
 function uncork (c: WsConnection): void { c.uncork() }
 function drain (c: WsConnection): void { c.drain() }
 
