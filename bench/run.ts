@@ -76,7 +76,9 @@ const ctx: BenchContext = {
   samples: [],
   log,
   only: (list) => {
-    const all = baselineDir !== undefined && list.includes('weft') ? [...list, 'weft-baseline' as const] : list
+    const all = baselineDir !== undefined && list.includes('weft') ? [...list, 'weft-baseline' as const] : [...list]
+    // `--targets …,weft-memory`: Weft without storage beside Weft, wherever Weft runs: what storing costs.
+    if (list.includes('weft') && values.targets?.split(',').includes('weft-memory') === true) all.push('weft-memory')
     return values.targets === undefined ? all : all.filter(t => values.targets!.split(',').includes(t))
   },
   levels: values.levels?.split(',').map(Number),

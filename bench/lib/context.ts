@@ -1,6 +1,6 @@
 /** What every scenario gets: the load generator, the run mode, and where results go. */
 import type { LoadGen } from './loadgen.js'
-import { cpuMs, rssKb } from './proc.js'
+import { cpuMs, mainThreadCpuMs, rssKb } from './proc.js'
 import { RunningTarget, type TargetName } from './targets.js'
 
 export interface Sample {
@@ -40,9 +40,11 @@ export function rotation<T> (list: T[], repeat: number): T[] {
 
 export const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-export interface Meter { cpu0: number, t0: number }
-export const meter = (t: RunningTarget): Meter => ({ cpu0: cpuMs(t.pid), t0: performance.now() })
+export interface Meter { cpu0: number, main0: number, t0: number }
+export const meter = (t: RunningTarget): Meter => ({ cpu0: cpuMs(t.pid), main0: mainThreadCpuMs(t.pid), t0: performance.now() })
 export const cpuSince = (t: RunningTarget, m: Meter): number => cpuMs(t.pid) - m.cpu0
+/** The main thread's share of `cpuSince` (JavaScript; the rest is GC helpers and libuv's pool). */
+export const mainCpuSince = (t: RunningTarget, m: Meter): number => mainThreadCpuMs(t.pid) - m.main0
 export const rssMb = (t: RunningTarget): number => rssKb(t.pid) / 1024
 
 /** Runs that threw: logged, kept in the results, and the bench goes on with the next run. */

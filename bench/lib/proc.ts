@@ -9,7 +9,19 @@ const TICKS_PER_SECOND = 100
 
 /** CPU time (user + system) the process has used so far, in ms. */
 export function cpuMs (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return statCpuMs(`/proc/${pid}/stat`)
+}
+
+/**
+ * CPU time of the process's main thread alone, in ms: the JavaScript. `cpuMs` adds the GC's
+ * helper threads and libuv's pool (LevelDB, fs), which the relay hardly has.
+ */
+export function mainThreadCpuMs (pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`)
+}
+
+function statCpuMs (path: string): number {
+  const stat = readFileSync(path, 'utf8')
   // The command name (field 2) may contain spaces; the fields after it start past the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state); utime is field 14, stime field 15.

@@ -54,6 +54,8 @@ const fmt = (x: number | undefined): string => {
 /** Ratio columns: Weft against each other server, and the cluster scenario's comparisons. */
 const ratios: Array<{ head: string, num: TargetName, den: TargetName }> = [
   ...(['weft-baseline', 'reference', 'hocuspocus', 'relay', 'sse-broadcast'] as const).map(t => ({ head: `Weft / ${t}`, num: 'weft' as const, den: t })),
+  { head: 'Weft --memory / hocuspocus', num: 'weft-memory', den: 'hocuspocus' },
+  { head: 'Weft --memory / relay', num: 'weft-memory', den: 'relay' },
   { head: 'cluster-1 / Weft (LevelDB)', num: 'weft-cluster-1', den: 'weft' },
   { head: 'cluster-2 / cluster-1', num: 'weft-cluster-2', den: 'weft-cluster-1' },
   { head: 'cluster-3 / cluster-1', num: 'weft-cluster-3', den: 'weft-cluster-1' },
@@ -64,7 +66,7 @@ const ratios: Array<{ head: string, num: TargetName, den: TargetName }> = [
 ]
 
 export function markdown (rows: Row[]): string {
-  const order: TargetName[] = ['weft', 'weft-baseline', 'weft-cluster-1', 'weft-cluster-1-third', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'reference', 'hocuspocus', 'hocuspocus-redis', 'relay', 'sse-broadcast']
+  const order: TargetName[] = ['weft', 'weft-memory', 'weft-baseline', 'weft-cluster-1', 'weft-cluster-1-third', 'weft-cluster-2', 'weft-cluster-3', 'weft-cluster-3-doc', 'reference', 'hocuspocus', 'hocuspocus-redis', 'relay', 'sse-broadcast']
   const cols = order.filter(t => rows.some(r => r.values[t] !== undefined))
   const shown = ratios.filter(q => cols.includes(q.num) && cols.includes(q.den))
   const head = ['metric', 'unit', ...cols.map(t => targets[t].label), ...shown.map(q => q.head)]

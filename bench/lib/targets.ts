@@ -12,7 +12,7 @@ import { buildDir, rootDir } from './build.js'
 import { cmdline } from './proc.js'
 import WebSocket from 'ws'
 
-export type TargetName = 'weft' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast' |
+export type TargetName = 'weft' | 'weft-memory' | 'weft-window' | 'weft-baseline' | 'reference' | 'hocuspocus' | 'relay' | 'sse-broadcast' |
   'weft-cluster-1' | 'weft-cluster-1-third' | 'weft-cluster-2' | 'weft-cluster-3' | 'weft-cluster-3-doc' | 'hocuspocus-redis'
 export type Dialect = 'y-websocket' | 'hocuspocus'
 
@@ -30,6 +30,9 @@ export interface TargetInfo {
 
 export const targets: Record<TargetName, TargetInfo> = {
   weft: { name: 'weft', label: 'Weft (LevelDB)', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
+  // Opt-in (`--targets weft,weft-memory`): the same server keeping docs in memory, so nothing is
+  // stored before a broadcast; the difference to `weft` is what durability costs.
+  'weft-memory': { name: 'weft-memory', label: 'Weft (--memory, no storage)', dialect: 'y-websocket', persistent: false, sse: true, syncs: true },
   'weft-window': { name: 'weft-window', label: 'Weft (LevelDB), --presence-coalesce-ms $BENCH_PRESENCE_WINDOW', dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
   // `--baseline <git ref>`: the same CLI built from an earlier commit, to show a change is not a slowdown.
   'weft-baseline': { name: 'weft-baseline', label: `Weft at ${process.env.BENCH_BASELINE ?? 'baseline'}`, dialect: 'y-websocket', persistent: true, sse: true, syncs: true },
@@ -54,6 +57,7 @@ function command (name: TargetName, port: number, dataDir: string): { args: stri
   switch (name) {
     case 'weft': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     // The presence scenario's window sweep (`--windows 0,5,20`): the same CLI with another window.
+    case 'weft-memory': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--memory'], env: {} }
     case 'weft-window': return { args: [join(buildDir, 'weft.mjs'), '--port', String(port), '--data', dataDir, '--presence-coalesce-ms', process.env.BENCH_PRESENCE_WINDOW ?? '20'], env: {} }
     case 'weft-baseline': return { args: [join(buildDir, 'weft-baseline.mjs'), '--port', String(port), '--data', dataDir], env: {} }
     case 'reference': return { args: [join(rootDir, 'node_modules/y-websocket-ref/bin/server.js')], env: { HOST: '127.0.0.1', PORT: String(port), YPERSISTENCE: dataDir } }
