@@ -103,10 +103,11 @@ export interface DocPeer {
    */
   deliverAwareness (b: AwarenessBroadcast): void
   /**
-   * Deliver the peer's own awareness changes back to it when it has heard no flush for
-   * `ECHO_AFTER_MS` (docs/doc-presence.ts). The stock y-websocket provider reconnects after 30 s
-   * without any message; alone in a doc, its own awareness renewal (every 15 s) is the only thing
-   * that can reach it.
+   * The peer's own awareness changes may reach it: inside a flush that has others' changes too
+   * (the stock provider ignores its own state, and a copy without it would cost an encode per
+   * changed peer), and a flush of nothing but its own changes when it has heard no flush for
+   * `ECHO_AFTER_MS` (docs/doc-presence.ts): the stock y-websocket provider reconnects after 30 s
+   * without any message, and alone in a doc its own renewal (every 15 s) is all it can hear.
    */
   readonly echoAwareness?: boolean
   /**
