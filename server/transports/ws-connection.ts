@@ -103,12 +103,8 @@ export class WsConnection implements Pipe, SocketOwner {
   // ---- Pipe ----------------------------------------------------------------------------
 
   send (message: Uint8Array): void {
+    if (!this.writable()) return
     const ws = this.ws
-    if (ws.readyState !== ws.OPEN) return
-    if (ws.bufferedAmount > this.ctx.options.maxBufferedBytes) {
-      this.ctx.metrics.inc('ws_slow_consumers_total')
-      return this.close(CloseCode.tooSlow, CloseReason[CloseCode.tooSlow]!)
-    }
     // Frames sent to this socket in one tick leave in one writev: a stored batch of k updates
     // reaches each peer as one syscall, not k. ws corks around each frame itself; our outer
     // cork holds them until the tick ends. (ws has no public cork; `_socket` is its net.Socket.)
@@ -209,13 +205,20 @@ export class WsConnection implements Pipe, SocketOwner {
    * as a slow consumer, as with any other frame it leaves unread.
    */
   ping (data: Buffer): void {
+    if (this.writable()) this.ws.pong(data)
+  }
+
+  /**
+   * Whether a frame may be written now: the socket is open and the peer reads what it is sent.
+   * One that left more than `maxBufferedBytes` unread is closed 4508 (too slow) here.
+   */
+  private writable (): boolean {
     const ws = this.ws
-    if (ws.readyState !== ws.OPEN) return
-    if (ws.bufferedAmount > this.ctx.options.maxBufferedBytes) {
-      this.ctx.metrics.inc('ws_slow_consumers_total')
-      return this.close(CloseCode.tooSlow, CloseReason[CloseCode.tooSlow]!)
-    }
-    ws.pong(data)
+    if (ws.readyState !== ws.OPEN) return false
+    if (ws.bufferedAmount <= this.ctx.options.maxBufferedBytes) return true
+    this.ctx.metrics.inc('ws_slow_consumers_total')
+    this.close(CloseCode.tooSlow, CloseReason[CloseCode.tooSlow]!)
+    return false
   }
 
   /** Not reading its socket (over the rate): its pongs wait unread, so it is not judged dead. */
