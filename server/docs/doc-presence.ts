@@ -209,9 +209,12 @@ export class DocPresence {
  * The stock y-websocket provider reconnects after 30 s without a message (messageReconnectTimeout)
  * and renews its own state every 15 s: alone in a doc, the echo of that renewal is the only
  * message it gets. Anywhere else such a flush is a wasted frame (the provider ignores its own
- * state): in a room of two, half of all sends (`strace -c`, bench presence).
+ * state): in a room of two, half of all sends (`strace -c`, bench presence). Why 5 s: a peer
+ * that last heard something at T renews at most 15 s later (+ up to 3 s of y-protocols' check
+ * interval); a renewal under 5 s after T is not echoed, the next one is, by T + 23 s at worst,
+ * well inside the 30 s (at 10 s it was T + 28 s, too close on a busy server).
  */
-export const ECHO_AFTER_MS = 10_000
+export const ECHO_AFTER_MS = 5_000
 
 /**
  * When each peer last heard a presence flush, in O(1) per doc. A flush reaches every peer but
