@@ -124,17 +124,26 @@ describe('coalesced presence', () => {
     const flood = moveCursors(list, 30, 10)
     const id = 424242
     const delays: number[] = []
+    const later: number[] = []
     for (let clock = 1; clock <= 10; clock++) {
       await sleep(30 + Math.random() * 100)
       const sent = performance.now()
+      const before = seen.length
       probe.send(awarenessMessage(id, clock, cursorState(99, clock)))
       const has = (f: Frame): boolean => f.entries.some(e => e.clientID === id && e.clock === clock)
       await waitFor(() => seen.some(has), `state ${clock} to reach a peer`)
       delays.push(seen.find(has)!.at - sent)
+      // Frames the peer got between the send and the one with this state: at most a frame
+      // already on its way and the tick's flush that may run before the server reads the
+      // message; never a later window's (timing-free: a stalled machine delays frames, it does
+      // not reorder them).
+      later.push(seen.findIndex(has) - before)
     }
     await flood
-    // One window at most, plus scheduling slack on a shared machine.
-    expect(Math.max(...delays)).toBeLessThan(windowMs + 60)
+    expect(Math.max(...later)).toBeLessThanOrEqual(2)
+    // One window, plus scheduling slack on a shared machine (the median: one GC pause or a busy
+    // neighbour may stall a single frame for longer).
+    expect(delays.sort((a, b) => a - b)[5]!).toBeLessThan(windowMs + 60)
     // The probe heard the others all along, so no message of nothing but its own state came back
     // (the keep-alive echo is for a client that hears nothing: see the next test); its state may
     // ride along in a message with others' changes.
