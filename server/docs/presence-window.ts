@@ -89,8 +89,12 @@ export class PresenceWindow {
 
   /** The shared tick: the window ends; what is pending goes out and the next window opens. */
   tick (): void {
-    if (this.pending.size === 0) { this.windowOpen = false; return } // quiet: the next change goes out at once
+    this.windowOpen = false
+    if (this.pending.size === 0) return // quiet: the next change goes out at once
+    // Closed while it sends: a flush that throws leaves the doc sending at once, never waiting
+    // for a tick it is no longer registered for.
     this.send()
+    this.windowOpen = true
     this.ticks!.wait(this)
   }
 

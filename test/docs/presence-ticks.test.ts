@@ -48,6 +48,25 @@ describe('presence windows share one tick', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
+  it('a flush that throws does not strand its doc: the next change goes out at once', () => {
+    const got: number[][] = []
+    let fail = false
+    const w = new PresenceWindow(43, b => {
+      if (fail) throw new Error('boom')
+      got.push([...b.changes.updated])
+    })
+    w.add(changed(1), 'p') // out at once, window open
+    w.add(changed(2), 'p') // waits for the tick
+    fail = true
+    expect(() => { w.tick() }).toThrow('boom') // the tick's flush (the shared timer passes such errors on)
+    fail = false
+    expect(w.open).toBe(false)
+    w.add(changed(3), 'p')
+    expect(got).toEqual([[1], [3]])
+    w.close()
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('a closed window leaves the tick; the others still flush', () => {
     const got: number[] = []
     const a = new PresenceWindow(41, () => { got.push(1) })
