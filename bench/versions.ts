@@ -79,25 +79,13 @@ async function main (): Promise<void> {
     const fullState = Y.encodeStateAsUpdate(shared.ydoc).byteLength
 
     const versionState = (await versions.state('paper', v.id))!
-    const computeMs: number[] = []
-    let updateBytes = 0
-    for (let i = 0; i < runs; i++) {
-      const [u, t] = await time(() => restoreUpdate(shared.ydoc, versionState))
-      computeMs.push(t)
-      updateBytes = u!.byteLength
-    }
+    const { ms: computeMs, bytes: updateBytes } = await timeRestoreUpdate(shared.ydoc, versionState, runs)
     const [r, restoreMs] = await time(() => versions.restore(shared, v.id))
     if (shared.ydoc.getText('text').toString() !== halfText) throw new Error('the restore did not give the version\'s text')
     await handle.stored()
 
     const endState = (await versions.state('paper', r.before.id))!
-    const backComputeMs: number[] = []
-    let backBytes = 0
-    for (let i = 0; i < runs; i++) {
-      const [u, t] = await time(() => restoreUpdate(shared.ydoc, endState))
-      backComputeMs.push(t)
-      backBytes = u!.byteLength
-    }
+    const { ms: backComputeMs, bytes: backBytes } = await timeRestoreUpdate(shared.ydoc, endState, runs)
     const [, backMs] = await time(() => versions.restore(shared, r.before.id))
     if (shared.ydoc.getText('text').toString() !== trace.endContent) throw new Error('restoring the later version did not bring the end back')
     await handle.release()
@@ -123,3 +111,15 @@ async function main (): Promise<void> {
 }
 
 await main()
+
+/** `runs` computations of the update that restores `state` onto `ydoc` (not applied): each one's ms, and the update's size. */
+async function timeRestoreUpdate (ydoc: Y.Doc, state: Uint8Array, runs: number): Promise<{ ms: number[], bytes: number }> {
+  const ms: number[] = []
+  let bytes = 0
+  for (let i = 0; i < runs; i++) {
+    const [u, t] = await time(() => restoreUpdate(ydoc, state))
+    ms.push(t)
+    bytes = u!.byteLength
+  }
+  return { ms, bytes }
+}
