@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { upgradeStatus } from '../helpers/raw-ws.js'
-import { hsToken, SECRET } from '../helpers/tokens.js'
+import { accessMatrix, hsToken, SECRET } from '../helpers/tokens.js'
 import { waitFor } from '../helpers/wait.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import type { Storage } from '../../server/storage/types.js'
@@ -71,14 +71,7 @@ describe('auth matrix over every transport', () => {
       if (kind === 'read' && transport === 'post') return 403
       return ok[transport]!
     }
-    const got: string[] = []
-    const want: string[] = []
-    for (const [transport, run] of Object.entries(transports)) {
-      for (const [kind, token] of Object.entries(tokens)) {
-        got.push(`${transport} × ${kind}: ${await run(token)}`)
-        want.push(`${transport} × ${kind}: ${expected(transport, kind)}`)
-      }
-    }
+    const { got, want } = await accessMatrix(transports, tokens, expected)
     expect(got).toEqual(want)
     // eslint-disable-next-line no-console
     console.log(`auth matrix: ${got.length} cases (${Object.keys(transports).length} transports × ${Object.keys(tokens).length} token kinds)`)

@@ -13,7 +13,7 @@ import { cleanupAfterEach, startServer, tempDir, type TestServer } from '../help
 import { stockClient, synced, type StockClient } from '../helpers/providers.js'
 import { mirrorReady, sseMirror } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
-import { hsToken, SECRET } from '../helpers/tokens.js'
+import { accessMatrix, hsToken, SECRET } from '../helpers/tokens.js'
 import { dropWeftTables, haveService, postgresUrl } from '../helpers/services.js'
 import { contentOf, contentString, longPoller, paragraph, versionsApi } from '../helpers/versions-clients.js'
 import { leveldbStorage } from '../../server/storage/leveldb.js'
@@ -387,14 +387,7 @@ describe('the version routes', () => {
       if (kind.startsWith('admin')) return route === 'show' || route === 'view' ? 401 : ok[route]!
       return ok[route]!
     }
-    const got: string[] = []
-    const want: string[] = []
-    for (const [route, run] of Object.entries(routes)) {
-      for (const [kind, token] of Object.entries(tokens)) {
-        got.push(`${route} × ${kind}: ${await run(token)}`)
-        want.push(`${route} × ${kind}: ${expected(route, kind)}`)
-      }
-    }
+    const { got, want } = await accessMatrix(routes, tokens, expected)
     expect(got).toEqual(want)
     const byWho = (await api.list(tokens.read!)).body.versions.map(v => v.by ?? '-')
     expect(byWho).toContain('ops')

@@ -32,3 +32,23 @@ export async function keySigner (alg: 'RS256' | 'ES256', kid: string): Promise<K
     }
   }
 }
+
+/**
+ * An access matrix: every route (or transport) tried with every kind of token, as
+ * "route × kind: status" lines beside the expected ones, so one `toEqual` shows every mismatch.
+ */
+export async function accessMatrix (
+  routes: Record<string, (token: string | null) => Promise<number>>,
+  tokens: Record<string, string | null>,
+  expected: (route: string, kind: string) => number
+): Promise<{ got: string[], want: string[] }> {
+  const got: string[] = []
+  const want: string[] = []
+  for (const [route, run] of Object.entries(routes)) {
+    for (const [kind, token] of Object.entries(tokens)) {
+      got.push(`${route} × ${kind}: ${await run(token)}`)
+      want.push(`${route} × ${kind}: ${expected(route, kind)}`)
+    }
+  }
+  return { got, want }
+}
