@@ -128,8 +128,9 @@ export interface WeftOptions {
    */
   readOnlyPresence?: boolean
   /**
-   * Presence changes of one doc that arrive within this window go out together, as one awareness
-   * message with each changed client's newest state (0: each change at once). @default 20
+   * Presence changes of one doc that arrive within one window go out together, as one awareness
+   * message with each changed client's newest state (0: each change at once). The window is this
+   * many ms per 8 peers of the doc, at most 5 times it (docs/presence-window.ts). @default 20
    */
   presenceCoalesceMs?: number
   /** Longest doc name (chars). @default 512 */

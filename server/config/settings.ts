@@ -90,7 +90,7 @@ export const settings: readonly Setting[] = [
   { name: 'maxPresenceBytesPerConnection', type: 'int', default: num('maxPresenceBytesPerConnection'), option: true, section: 'Presence', help: 'bytes of presence one connection may hold (4413 / 413 beyond)' },
   { name: 'maxPresenceBytesPerDoc', type: 'int', default: num('maxPresenceBytesPerDoc'), option: true, section: 'Presence', help: 'presence of one doc, everyone together (a newcomer\'s state waits for room)' },
   { name: 'readOnlyPresence', type: 'boolean', default: defaults.readOnlyPresence, option: true, section: 'Presence', help: 'read tokens may set presence (show viewers as present)' },
-  { name: 'presenceCoalesceMs', type: 'int', min: 0, max: 1000, default: num('presenceCoalesceMs'), option: true, section: 'Presence', help: 'presence changes of a doc within this window go out as one message (0: off)' },
+  { name: 'presenceCoalesceMs', type: 'int', min: 0, max: 1000, default: num('presenceCoalesceMs'), option: true, section: 'Presence', help: 'presence changes of a doc within this window (per 8 peers, at most 5×) go out as one message (0: off)' },
   // Docs and observers
   { name: 'unloadAfterMs', type: 'int', default: num('unloadAfterMs'), option: true, section: 'Docs and observers', help: 'unload a doc this long after its last peer left (ms)' },
   { name: 'compactAfterRecords', type: 'int', default: num('compactAfterRecords'), option: true, section: 'Docs and observers', help: 'compact a doc\'s stored log after this many appended records' },

@@ -9,7 +9,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { parseAwarenessStates, type DecodedAwarenessEntry } from '../../shared/awareness.js'
 import { AwarenessBroadcast, type AwarenessChanges, type DocPeer } from './broadcast.js'
 import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
-import { PresenceWindow, type PresenceBatch } from './presence-window.js'
+import { PresenceWindow, windowTicks, type PresenceBatch } from './presence-window.js'
 import { AwarenessStates } from './awareness-states.js'
 
 export interface DocPresenceOptions {
@@ -40,7 +40,7 @@ export class DocPresence {
     this.awareness = new awarenessProtocol.Awareness(ydoc)
     this.awarenessStates = new AwarenessStates(this.awareness)
     this.ledger = new PresenceLedger(opts.limits)
-    this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence)
+    this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence, () => windowTicks(this.peers.size))
     // The server has no presence of its own.
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)

@@ -25,6 +25,15 @@
  *   after each lone change in a quiet doc). A window opened between ticks is shorter than
  *   `windowMs`, never longer. In 5 rooms of 10 at 10 Hz that was 2,900 loop wake-ups in 3 s
  *   against the relay's 2,200 (`strace -c`, bench presence).
+ * - **The window grows with the room.** A flush costs one send per peer, and a send is the
+ *   costliest thing presence does (`writev` was 60 % of the main thread in rooms of 20, warm
+ *   `--cpu-prof`), so a busy room of 20 pays twice what a room of 10 does for the same window,
+ *   while no one watches 20 cursors at once. A window lasts one tick per `PEERS_PER_TICK` peers
+ *   (rounded up), at most `MAX_TICKS`: up to 40 peers a doc's presence sends at most about
+ *   `1000 / windowMs × PEERS_PER_TICK` frames a second (400 at the default 20 ms), beyond
+ *   that one flush per `MAX_TICKS` ticks to everyone. At the default a window is ≤ 20 ms up to
+ *   8 peers, ≤ 40 ms up to 16, ≤ 60 ms up to 24 and ≤ 100 ms from 33 on. A lone mover still waits for nothing (leading edge). The tick stays
+ *   the shared one: a longer window just waits for more of them.
  * - `windowMs` 0: every change goes out at once, alone (the behaviour before coalescing).
  */
 import type { AwarenessChanges } from './broadcast.js'
@@ -34,6 +43,16 @@ type Kind = 'added' | 'updated' | 'removed'
 /** What one flush sends: each changed client once, and who made its newest change. */
 /** Awareness changes within this many ms go out as one message (`presenceCoalesceMs`; chosen in bench/README.md, presence). */
 export const defaultPresenceCoalesceMs = 20
+
+/** Peers one tick of window covers: a window of a doc with p peers is ceil(p / this) ticks. */
+export const PEERS_PER_TICK = 8
+/** Longest window, in ticks (100 ms at the default 20 ms). */
+export const MAX_TICKS = 5
+
+/** Ticks in the window of a doc with `peers` peers (`PEERS_PER_TICK`, `MAX_TICKS`). */
+export function windowTicks (peers: number): number {
+  return Math.min(MAX_TICKS, Math.max(1, Math.ceil(peers / PEERS_PER_TICK)))
+}
 
 export interface PresenceBatch {
   changes: AwarenessChanges
@@ -48,10 +67,13 @@ export class PresenceWindow {
   private folded = 0
   /** A window is open: changes wait for the next tick. */
   private windowOpen = false
+  /** Ticks until the open window ends. */
+  private ticksLeft = 0
   private closed = false
   private readonly ticks: Ticks | null
 
-  constructor (windowMs: number, private readonly flush: (batch: PresenceBatch) => void) {
+  /** `span`: ticks the next window lasts (`windowTicks` of the doc's peers); one by default. */
+  constructor (windowMs: number, private readonly flush: (batch: PresenceBatch) => void, private readonly span: () => number = () => 1) {
     this.ticks = windowMs > 0 ? Ticks.of(windowMs) : null
   }
 
@@ -70,8 +92,7 @@ export class PresenceWindow {
     if (this.ticks === null) { this.send(); return }
     if (!this.windowOpen) {
       this.send()
-      this.windowOpen = true
-      this.ticks.wait(this)
+      this.openWindow()
     } else if (changes.removed.length > 0) {
       this.send()
     }
@@ -89,12 +110,18 @@ export class PresenceWindow {
 
   /** The shared tick: the window ends; what is pending goes out and the next window opens. */
   tick (): void {
+    if (--this.ticksLeft > 0) { this.ticks!.wait(this); return } // a longer window: more ticks
     this.windowOpen = false
     if (this.pending.size === 0) return // quiet: the next change goes out at once
     // Closed while it sends: a flush that throws leaves the doc sending at once, never waiting
     // for a tick it is no longer registered for.
     this.send()
+    this.openWindow()
+  }
+
+  private openWindow (): void {
     this.windowOpen = true
+    this.ticksLeft = this.span()
     this.ticks!.wait(this)
   }
 
@@ -125,6 +152,7 @@ export class PresenceWindow {
     this.closed = true
     this.ticks?.leave(this)
     this.windowOpen = false
+    this.ticksLeft = 0
     this.pending.clear()
     this.folded = 0
   }

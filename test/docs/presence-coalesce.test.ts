@@ -14,7 +14,7 @@ import { cleanupAfterEach, startServer, type TestServer } from '../helpers/serve
 import { stockClient, synced, type StockClient } from '../helpers/providers.js'
 import { rawPeer, type RawPeer } from '../helpers/raw-ws.js'
 import { ECHO_AFTER_MS } from '../../server/docs/doc-presence.js'
-import { Ticks } from '../../server/docs/presence-window.js'
+import { Ticks, windowTicks } from '../../server/docs/presence-window.js'
 import { openSse } from '../helpers/sse.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
@@ -112,8 +112,11 @@ describe('coalesced presence', () => {
   }, 30_000)
 
   it('a client\'s own state reaches its peers within one window however busy the doc, and never comes back alone while it hears others', async () => {
-    const windowMs = 100
-    const s = await server({ presenceCoalesceMs: windowMs })
+    const tickMs = 40
+    // 20 providers, the probe and the peer: the window of a room of 22 is 3 ticks (presence-window.ts).
+    const windowMs = windowTicks(22) * tickMs
+    expect(windowMs).toBe(120)
+    const s = await server({ presenceCoalesceMs: tickMs })
     const list = clients(s, 'own', 20)
     await synced(...list)
     const probe = await rawPeer(`${s.wsUrl}/own`)

@@ -5,7 +5,7 @@
  * tick.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { PresenceWindow, Ticks, type PresenceBatch } from '../../server/docs/presence-window.js'
+import { MAX_TICKS, PresenceWindow, Ticks, windowTicks, type PresenceBatch } from '../../server/docs/presence-window.js'
 
 const changed = (id: number): { added: number[], updated: number[], removed: number[] } => ({ added: [], updated: [id], removed: [] })
 
@@ -80,6 +80,34 @@ describe('presence windows share one tick', () => {
     vi.advanceTimersByTime(41)
     expect(got).toEqual([1, 2, 2])
     b.close()
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('a bigger room waits more ticks: ceil(peers / 8) of them, at most MAX_TICKS, on the same timer', () => {
+    expect([1, 8, 9, 16, 17, 24, 33, 200, 0].map(windowTicks)).toEqual([1, 1, 2, 2, 3, 3, 5, MAX_TICKS, 1])
+    let peers = 16
+    const at: number[] = []
+    const small = new PresenceWindow(29, () => { at.push(-Date.now()) })
+    const big = new PresenceWindow(29, () => { at.push(Date.now()) }, () => windowTicks(peers))
+    const t0 = Date.now()
+    small.add(changed(1), 'p')
+    big.add(changed(2), 'p') // both out at once; big's window is 2 ticks
+    small.add(changed(3), 'p')
+    big.add(changed(4), 'p')
+    vi.advanceTimersByTime(29)
+    expect(at.map(t => Math.abs(t) - t0)).toEqual([0, 0, 29]) // small's tick; big still waits
+    expect(big.open).toBe(true)
+    expect(vi.getTimerCount()).toBe(1)
+    peers = 45 // the room grows: the next window is 5 ticks
+    vi.advanceTimersByTime(29)
+    expect(at.slice(3).map(t => t - t0)).toEqual([58])
+    big.add(changed(5), 'p')
+    vi.advanceTimersByTime(29 * 4)
+    expect(at.length).toBe(4) // 4 ticks of 5
+    vi.advanceTimersByTime(29)
+    expect(at.slice(4).map(t => t - t0)).toEqual([58 + 5 * 29])
+    small.close()
+    big.close()
     expect(vi.getTimerCount()).toBe(0)
   })
 })
