@@ -22,11 +22,12 @@ import { coldload } from './scenarios/coldload.js'
 import { fanout } from './scenarios/fanout.js'
 import { idle } from './scenarios/idle.js'
 import { presence } from './scenarios/presence.js'
+import { presenceProviders } from './scenarios/presence-providers.js'
 import { sse } from './scenarios/sse.js'
 import { storm } from './scenarios/storm.js'
 import { trace } from './scenarios/trace.js'
 
-const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence, cluster }
+const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence, 'presence-providers': presenceProviders, cluster }
 
 const { values } = parseArgs({
   options: {

@@ -9,10 +9,12 @@ import { stormPrepare, stormReconnect } from './storm.js'
 import { traceReplay } from './trace.js'
 import { SseObservers, type SseSpec } from './sse.js'
 import { PresenceGroup, type PresenceSpec } from './presence.js'
+import { ProviderGroup, type ProviderSpec } from './providers.js'
 
 const groups = new Map<string, Group>()
 const observers = new Map<string, SseObservers>()
 const presence = new Map<string, PresenceGroup>()
+const providers = new Map<string, ProviderGroup>()
 
 type Handler = (args: any) => Promise<unknown>
 
@@ -41,9 +43,19 @@ const handlers: Record<string, Handler> = {
   async 'presence-run' (args: { group: string, hz: number, editIntervalMs: number, durationMs: number }) {
     return await presence.get(args.group)!.run(args.hz, args.editIntervalMs, args.durationMs)
   },
+  async 'providers-connect' (args: ProviderSpec & { group: string }) {
+    const g = await ProviderGroup.connect(args)
+    providers.set(args.group, g)
+    return { clients: g.members.length, failures: g.failures, connectMs: g.connectMs }
+  },
+  async 'providers-run' (args: { group: string, hz: number, durationMs: number }) {
+    return await providers.get(args.group)!.run(args.hz, args.durationMs)
+  },
   async 'close-all' () {
     for (const g of presence.values()) g.close()
     presence.clear()
+    for (const g of providers.values()) g.close()
+    providers.clear()
     for (const g of groups.values()) await g.close()
     for (const o of observers.values()) o.close()
     groups.clear()
