@@ -32,8 +32,9 @@
  *   (rounded up), at most `MAX_TICKS`: up to 40 peers a doc's presence sends at most about
  *   `1000 / windowMs × PEERS_PER_TICK` frames a second (400 at the default 20 ms), beyond
  *   that one flush per `MAX_TICKS` ticks to everyone. At the default a window is ≤ 20 ms up to
- *   8 peers, ≤ 40 ms up to 16, ≤ 60 ms up to 24 and ≤ 100 ms from 33 on. A lone mover still waits for nothing (leading edge). The tick stays
- *   the shared one: a longer window just waits for more of them.
+ *   8 peers, ≤ 40 ms up to 16, ≤ 60 ms up to 24 and ≤ 100 ms from 33 on. A lone mover still
+ *   waits for nothing (leading edge). The tick stays the shared one: a longer window just waits
+ *   for more of them.
  * - `windowMs` 0: every change goes out at once, alone (the behaviour before coalescing).
  */
 import type { AwarenessChanges } from './broadcast.js'

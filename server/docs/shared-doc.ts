@@ -24,8 +24,9 @@ import { isBuried, readTombstone, type Tombstone } from './tombstone.js'
 
 export interface DocOptions extends DocLogOptions, Partial<PresenceLimits> {
   /**
-   * Awareness changes arriving within one window go out as one message: this many ms per 8 peers,
-   * at most 5× (docs/presence-window.ts); 0: each at once. @default 20 (`presenceCoalesceMs`; chosen in bench/README.md, presence)
+   * Awareness changes arriving within one window go out as one message: this many ms per 8
+   * peers, at most 5× (docs/presence-window.ts); 0: each at once. @default 20
+   * (`presenceCoalesceMs`; chosen in bench/README.md, presence)
    */
   presenceCoalesceMs?: number
   /** Called after every broadcast update (embedding events, metrics). */

@@ -105,6 +105,11 @@ describe('coalesced presence', () => {
     expect(changes).toBeGreaterThanOrEqual(200)
     expect(frames.length).toBeLessThan(changes / 2)
     expect(Math.max(...frames.map(f => f.entries.length))).toBeGreaterThan(1)
+    // 21 peers: each window is 3 ticks of 20 ms (windowTicks), so flushes come ~60 ms apart, not
+    // 20 (a late tick only spreads them further; 40 ms leaves room for the leading edge).
+    expect(windowTicks(21)).toBe(3)
+    const spanMs = frames.at(-1)!.at - frames[0]!.at
+    expect(frames.length).toBeLessThanOrEqual(spanMs / 40 + 3)
     expect(flushes.length).toBeLessThan(flushes.reduce((a, b) => a + b, 0) / 2)
     const metrics = await (await fetch(`${s.url}/metrics`)).text()
     expect(Number(/^weft_presence_flushes_total (\d+)/m.exec(metrics)?.[1])).toBe(flushes.length)
