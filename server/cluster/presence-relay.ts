@@ -49,6 +49,8 @@ const DELETED = 2
 class RemoteNode implements DocPeer {
   readonly access = 'write' as const
   readonly relay = true
+  /** Its node hears presence through the relay's own channel, not through flushes. */
+  readonly hearsPresence = false
   constructor (readonly node: string) {}
   deliverUpdate (): void {}
   deliverAwareness (): void {}

@@ -111,6 +111,12 @@ export interface DocPeer {
    */
   readonly echoAwareness?: boolean
   /**
+   * False for a peer presence never reaches (an SSE stream with `awareness=0`, another node, an
+   * embedder's handle): it costs a flush nothing, so it does not lengthen the doc's coalescing
+   * window (docs/presence-window.ts, `windowTicks`). Unset: it hears presence.
+   */
+  readonly hearsPresence?: boolean
+  /**
    * Carries the presence of many clients at once: another node's, in a cluster. The
    * per-connection presence caps do not apply to it (its clients met them on their node).
    */

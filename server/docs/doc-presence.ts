@@ -40,7 +40,7 @@ export class DocPresence {
     this.awareness = new awarenessProtocol.Awareness(ydoc)
     this.awarenessStates = new AwarenessStates(this.awareness)
     this.ledger = new PresenceLedger(opts.limits)
-    this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence, () => windowTicks(this.peers.size))
+    this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence, () => this.windowTicks)
     // The server has no presence of its own.
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)
@@ -170,6 +170,17 @@ export class DocPresence {
     }
     this.hearing.flushed(only, now, echoed)
     this.opts.onFlush(b)
+  }
+
+  /**
+   * Ticks of the doc's next coalescing window: one per `PEERS_PER_TICK` peers presence reaches
+   * (a flush costs one send each), counted when the window opens; `hearsPresence` false ones
+   * cost nothing and do not count.
+   */
+  get windowTicks (): number {
+    let hearing = 0
+    for (const peer of this.peers) if (peer.hearsPresence !== false) hearing++
+    return windowTicks(hearing)
   }
 
   /** Awareness changes waiting for the end of the coalescing window (tests: nothing left behind). */

@@ -12,6 +12,7 @@ const fromServer = Symbol('weft:from-shared-doc')
 
 export class DocHandle implements DocPeer {
   readonly access = 'write' as const
+  readonly hearsPresence = false
   readonly doc = new Y.Doc()
   private writes: Promise<void> = Promise.resolve()
   private released = false

@@ -260,6 +260,8 @@ export class SharedDoc implements LogSink {
   get presencePending (): number { return this.presence.pending }
   /** Whether the coalescing window's timer is set (tests). */
   get presenceWindowOpen (): boolean { return this.presence.windowOpen }
+  /** Ticks of the next coalescing window, from the peers presence reaches (tests). */
+  get presenceWindowTicks (): number { return this.presence.windowTicks }
 
   // ---- peers ------------------------------------------------------------------------------
 

@@ -151,6 +151,9 @@ export class SseObserver implements DocPeer, FeedMember {
     this.write(this.feed.updateEvent(b))
   }
 
+  /** Opened with `awareness=0`: presence never reaches it. */
+  get hearsPresence (): boolean { return this.awareness }
+
   deliverAwareness (b: AwarenessBroadcast): void {
     if (!this.awareness) return
     // A flush may mix the editor's own changes with others': it hears only the others'.

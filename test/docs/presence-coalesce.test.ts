@@ -226,6 +226,28 @@ describe('coalesced presence', () => {
     expect(Math.max(...latencies)).toBeLessThan(windowMs + 60)
   }, 30_000)
 
+  it('the window grows only with the peers presence reaches: SSE streams with awareness=0 and embedder handles do not count', async () => {
+    const s = await server({ presenceCoalesceMs: 20 })
+    const editor = await rawPeer(`${s.wsUrl}/watched`)
+    cleanups.push(() => editor.ws.terminate())
+    const doc = s.weft.context.registry.get('watched')!
+    const watch = async (query: string, n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const stream = await openSse(`${s.url}/docs/watched/events${query}`)
+        cleanups.push(() => stream.close())
+        await stream.next(e => e.event === 'snapshot', 'snapshot')
+      }
+    }
+    await watch('?awareness=0', 24)
+    const handles = await Promise.all(Array.from({ length: 8 }, async () => await s.weft.openDoc('watched')))
+    cleanups.push(async () => { for (const h of handles) await h.release() })
+    expect(doc.peers.size).toBe(33)
+    expect(doc.presenceWindowTicks).toBe(1) // one peer hears presence
+    await watch('', 16)
+    expect(doc.presenceWindowTicks).toBe(windowTicks(17)) // the editor and 16 streams with presence
+    expect(windowTicks(17)).toBe(3)
+  }, 30_000)
+
   it('1,000 open/close cycles with presence leave nothing: no pending states, no timer, no ids, no peers', async () => {
     const s = await server({ presenceCoalesceMs: 20 })
     const keeper = await rawPeer(`${s.wsUrl}/cycles`)
