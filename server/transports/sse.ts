@@ -151,7 +151,7 @@ export class SseObserver implements DocPeer, FeedMember {
     this.write(this.feed.updateEvent(b))
   }
 
-  /** Opened with `awareness=0`: presence never reaches it. */
+  /** False when opened with `awareness=0`: presence never reaches it. */
   get hearsPresence (): boolean { return this.awareness }
 
   deliverAwareness (b: AwarenessBroadcast): void {
