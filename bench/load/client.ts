@@ -85,3 +85,19 @@ export async function settle (clients: RawClient[], timeoutMs: number): Promise<
   clearTimeout(timer)
   return clients.filter(c => !c.synced).length
 }
+
+/**
+ * Waits for what is still in flight: until `done()`, `maxMs` passed, or `arrived()` has not
+ * grown for `quietMs` (coalescing may fold a client's moves, so a count can stay below the
+ * expected one for good).
+ */
+export async function drain (arrived: () => number, done: () => boolean, maxMs: number, quietMs = 300): Promise<void> {
+  const until = performance.now() + maxMs
+  let last = -1
+  let quietSince = performance.now()
+  while (performance.now() < until && !done()) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const seen = arrived()
+    if (seen !== last) { last = seen; quietSince = performance.now() } else if (performance.now() - quietSince > quietMs) break
+  }
+}

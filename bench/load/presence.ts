@@ -12,7 +12,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { Dialect } from '../lib/targets.js'
 import { summarize, type LatencySummary } from '../lib/stats.js'
-import { RawClient, settle, sourceAddress } from './client.js'
+import { drain, RawClient, settle, sourceAddress } from './client.js'
 import { scanMarkers, typedUpdates } from './markers.js'
 import { Framing, SYNC } from './proto.js'
 
@@ -28,16 +28,21 @@ export interface PresenceSpec { url: string, dialect: Dialect, rooms: number, us
 
 interface Member { client: RawClient, index: number, room: number, framing: Framing, clock: number, typed: number }
 
-/** A y-codemirror.next awareness state: `user` and `cursor: { anchor, head }` as relative-position JSON. */
+/** y-codemirror.next's `user` field of user `index`. */
+export function cursorUser (index: number): Record<string, unknown> {
+  return { name: `User ${index % 1000}`, color: '#30bced', colorLight: '#30bced33' }
+}
+
+/** y-codemirror.next's `cursor` field at user `index`'s move `move`: anchor and head as relative-position JSON. */
+export function cursorAt (index: number, move: number): Record<string, unknown> {
+  const at = (move * 7) % 4000
+  const pos = (clock: number): Record<string, unknown> => ({ type: null, tname: 'codemirror', item: { client: 1_000_000 + (index % 50), clock }, assoc: 0 })
+  return { anchor: pos(at), head: pos(at + (move % 5)) }
+}
+
+/** A y-codemirror.next awareness state: `user` and `cursor: { anchor, head }`. */
 function cursorJson (index: number, clock: number): string {
-  const at = (clock * 7) % 4000
-  return JSON.stringify({
-    user: { name: `User ${index % 1000}`, color: '#30bced', colorLight: '#30bced33' },
-    cursor: {
-      anchor: { type: null, tname: 'codemirror', item: { client: 1_000_000 + (index % 50), clock: at }, assoc: 0 },
-      head: { type: null, tname: 'codemirror', item: { client: 1_000_000 + (index % 50), clock: at + (clock % 5) }, assoc: 0 }
-    }
-  })
+  return JSON.stringify({ user: cursorUser(index), cursor: cursorAt(index, clock) })
 }
 
 export class PresenceGroup {
@@ -177,16 +182,7 @@ export class PresenceGroup {
       }, 1)
     })
     const elapsed = performance.now() - start
-    const drainUntil = performance.now() + drainMs
-    // Coalescing may fold a client's moves: delivered states can stay below expected for good.
-    // Stop once nothing arrived for 300 ms (or everything did).
-    let last = -1
-    let quietSince = performance.now()
-    while (performance.now() < drainUntil && (this.statesDelivered < expectedStates || this.editsDelivered < expectedEdits)) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-      const seen = this.statesDelivered + this.editsDelivered
-      if (seen !== last) { last = seen; quietSince = performance.now() } else if (performance.now() - quietSince > 300) break
-    }
+    await drain(() => this.statesDelivered + this.editsDelivered, () => this.statesDelivered >= expectedStates && this.editsDelivered >= expectedEdits, drainMs)
     this.measuring = false
     const cpu = process.cpuUsage(cpu0)
     return {

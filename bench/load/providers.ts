@@ -13,6 +13,8 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
+import { drain } from './client.js'
+import { cursorAt, cursorUser } from './presence.js'
 
 export interface ProviderSpec { url: string, rooms: number, usersPerRoom: number, roomPrefix: string }
 
@@ -21,28 +23,21 @@ interface Member { doc: Y.Doc, provider: WebsocketProvider, room: number, index:
 /** Frames the providers' sockets carried, counted by a `WebSocket` they are given to use. */
 class Traffic {
   framesIn = 0
-  bytesIn = 0
   framesOut = 0
-  reset (): void { this.framesIn = this.bytesIn = this.framesOut = 0 }
+  reset (): void { this.framesIn = this.framesOut = 0 }
 }
 
 function countingWebSocket (traffic: Traffic): typeof globalThis.WebSocket {
   return class CountingWebSocket extends WebSocket {
     constructor (address: string | URL, protocols?: string | string[]) {
       super(address, protocols)
-      this.on('message', (data: Buffer) => { traffic.framesIn++; traffic.bytesIn += data.byteLength })
+      this.on('message', () => { traffic.framesIn++ })
       const send = this.send.bind(this) as (data: unknown) => void
       this.send = ((data: unknown) => { traffic.framesOut++; send(data) }) as WebSocket['send']
     }
   } as unknown as typeof globalThis.WebSocket
 }
 
-/** y-codemirror.next's cursor: anchor and head as relative-position JSON. */
-function cursor (index: number, move: number): Record<string, unknown> {
-  const at = (move * 7) % 4000
-  const pos = (clock: number): Record<string, unknown> => ({ type: null, tname: 'codemirror', item: { client: 1_000_000 + (index % 50), clock }, assoc: 0 })
-  return { anchor: pos(at), head: pos(at + (move % 5)) }
-}
 
 export class ProviderGroup {
   members: Member[] = []
@@ -62,7 +57,7 @@ export class ProviderGroup {
         const index = r * spec.usersPerRoom + u
         const doc = new Y.Doc()
         const provider = new WebsocketProvider(spec.url, `${spec.roomPrefix}${r}`, doc, { WebSocketPolyfill: Socket, disableBc: true, maxBackoffTime: 1000 })
-        provider.awareness.setLocalStateField('user', { name: `User ${index % 1000}`, color: '#30bced', colorLight: '#30bced33' })
+        provider.awareness.setLocalStateField('user', cursorUser(index))
         provider.awareness.on('update', ({ added, updated }: { added: number[], updated: number[] }, origin: unknown) => {
           if (!g.measuring || origin === 'local') return
           for (const id of added) if (id !== doc.clientID) g.statesReceived++
@@ -99,24 +94,17 @@ export class ProviderGroup {
           if (due[i]! > now) continue
           due[i]! += period
           const m = this.members[i]!
-          m.provider.awareness.setLocalStateField('cursor', cursor(m.index, ++m.moves))
+          m.provider.awareness.setLocalStateField('cursor', cursorAt(m.index, ++m.moves))
           moves++
           expected += roomSize.get(m.room)! - 1
         }
       }, 1)
     })
     const seconds = (performance.now() - start) / 1000
-    // Drain: stop once nothing new arrived for 300 ms (coalescing may fold moves for good).
-    const drainUntil = performance.now() + drainMs
-    let last = -1
-    let quietSince = performance.now()
-    while (performance.now() < drainUntil && this.statesReceived < expected) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-      if (this.statesReceived !== last) { last = this.statesReceived; quietSince = performance.now() } else if (performance.now() - quietSince > 300) break
-    }
+    await drain(() => this.statesReceived, () => this.statesReceived >= expected, drainMs)
     this.measuring = false
     const cpu = process.cpuUsage(cpu0)
-    return { moves, expected, statesReceived: this.statesReceived, framesIn: this.traffic.framesIn, framesOut: this.traffic.framesOut, bytesIn: this.traffic.bytesIn, seconds, clientCpuMs: (cpu.user + cpu.system) / 1000 }
+    return { moves, expected, statesReceived: this.statesReceived, framesIn: this.traffic.framesIn, framesOut: this.traffic.framesOut, seconds, clientCpuMs: (cpu.user + cpu.system) / 1000 }
   }
 
   close (): void {
@@ -133,7 +121,6 @@ export interface ProviderResult {
   /** Frames the providers received and sent (their echoes included). */
   framesIn: number
   framesOut: number
-  bytesIn: number
   seconds: number
   /** CPU of this process while the providers ran: what the clients paid. */
   clientCpuMs: number

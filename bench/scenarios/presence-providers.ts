@@ -9,18 +9,13 @@
  */
 import { cpuSince, meter, record, rotation, sleep, withTarget, type BenchContext } from '../lib/context.js'
 import type { RunningTarget, TargetName } from '../lib/targets.js'
+import { parseRooms, type Room } from '../lib/rooms.js'
 
 const targets: TargetName[] = ['weft', 'reference', 'relay']
 const HZ = 10
 
-interface Room { users: number, rooms: number }
-
 export async function presenceProviders (ctx: BenchContext): Promise<void> {
-  const sizes: Room[] = (process.env.BENCH_PROVIDER_ROOMS ?? '10x2,20x1').split(',').map(s => {
-    const [users, rooms] = s.split('x').map(Number)
-    if (!(users! >= 2 && rooms! >= 1)) throw new Error(`BENCH_PROVIDER_ROOMS: "${s}" is not users×rooms (e.g. 10x2)`)
-    return { users: users!, rooms: rooms! }
-  })
+  const sizes = parseRooms('BENCH_PROVIDER_ROOMS', process.env.BENCH_PROVIDER_ROOMS ?? '10x2,20x1', 2)
   const durationMs = ctx.quick ? 3000 : 5000
   // Steady state (see presence.ts); shorter than there: the relay's echo storm makes every
   // second of warm-up cost the loadgen many times what it costs elsewhere.

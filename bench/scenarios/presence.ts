@@ -11,18 +11,17 @@
  */
 import { cpuSince, mainCpuSince, meter, record, rotation, rssMb, sleep, withTarget, type BenchContext } from '../lib/context.js'
 import type { RunningTarget, TargetName } from '../lib/targets.js'
+import { parseRooms, type Room } from '../lib/rooms.js'
 
 const targets: TargetName[] = ['weft', 'reference', 'hocuspocus', 'relay']
 const HZ = 10
 /** A light trickle: one edit per room every 500 ms (a room of 10 moves 100 cursors a second). */
 const EDIT_INTERVAL_MS = 500
 
-interface Room { users: number, rooms: number }
-
 export async function presence (ctx: BenchContext): Promise<void> {
   // BENCH_PRESENCE_ROOMS="10x5,2x25": other room sizes (users × rooms), to see what a cost scales with.
   const sizes: Room[] = process.env.BENCH_PRESENCE_ROOMS !== undefined
-    ? process.env.BENCH_PRESENCE_ROOMS.split(',').map(s => { const [users, rooms] = s.split('x').map(Number); return { users: users!, rooms: rooms! } })
+    ? parseRooms('BENCH_PRESENCE_ROOMS', process.env.BENCH_PRESENCE_ROOMS, 1)
     : ctx.quick ? [{ users: 10, rooms: 5 }, { users: 20, rooms: 5 }, { users: 50, rooms: 1 }] : [{ users: 10, rooms: 5 }, { users: 20, rooms: 5 }, { users: 50, rooms: 2 }, { users: 200, rooms: 1 }]
   const durationMs = ctx.quick ? 3000 : 5000
   const quietMs = ctx.quick ? 1500 : 3000
