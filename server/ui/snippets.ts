@@ -32,7 +32,8 @@ import { WebsocketProvider } from 'y-websocket'
 const doc = new Y.Doc()
 const provider = new WebsocketProvider('{{ws}}', {{room}}, doc)
 const text = doc.getText('text') // what the /edit page edits
-text.observe(() => console.log(text.toString()))
+const view = document.body.appendChild(document.createElement('pre'))
+text.observe(() => { view.textContent = text.toString() })
 provider.once('sync', () => text.insert(0, 'Hello from y-websocket! '))`
   },
   {
@@ -46,7 +47,8 @@ import { WeftProvider } from 'y-weft/client'
 
 const doc = new Y.Doc()
 const provider = new WeftProvider('{{http}}', {{doc}}, doc)
-provider.on('transport-change', () => console.log('now over', provider.transport))
+const status = document.body.appendChild(document.createElement('p'))
+provider.on('transport-change', () => { status.textContent = 'syncing over ' + provider.transport })
 const text = doc.getText('text')
 provider.once('sync', () => text.insert(0, 'Hello from WeftProvider! '))`
   },
