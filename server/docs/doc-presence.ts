@@ -11,6 +11,7 @@ import { AwarenessBroadcast, type AwarenessChanges, type DocPeer } from './broad
 import { DEPARTED_MEMORY_MS, Departures, PresenceLedger, type PresenceLimits, type PresenceOutcome, type PresenceRefusal } from './presence.js'
 import { PresenceWindow, windowTicks, type PresenceBatch } from './presence-window.js'
 import { AwarenessStates } from './awareness-states.js'
+import { unwatchTimeouts, watchTimeouts } from './presence-timeouts.js'
 
 export interface DocPresenceOptions {
   limits: PresenceLimits
@@ -43,6 +44,8 @@ export class DocPresence {
     this.presenceWindow = new PresenceWindow(opts.windowMs, this.broadcastPresence, () => this.windowTicks)
     // The server has no presence of its own.
     this.awareness.setLocalState(null)
+    // Outdated states are removed by one sweep for all docs, not by a timer of this doc's own.
+    watchTimeouts(this.awareness)
     this.awareness.on('update', this.onAwarenessUpdate)
   }
 
@@ -206,6 +209,7 @@ export class DocPresence {
 
   destroy (): void {
     this.awareness.off('update', this.onAwarenessUpdate)
+    unwatchTimeouts(this.awareness)
     this.presenceWindow.close()
     this.awareness.destroy()
     this.ledger.clear()
