@@ -28,6 +28,19 @@ function statCpuMs (path: string): number {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / TICKS_PER_SECOND
 }
 
+/**
+ * Time the process's threads have spent on a CPU so far, in ms, to the nanosecond
+ * (`/proc/<pid>/task/<tid>/schedstat`): for near-idle processes, where `cpuMs`' 10 ms ticks are
+ * as large as what is measured. Threads that already ended are not counted.
+ */
+export function runTimeMs (pid: number): number {
+  let ns = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) } catch { /* the thread ended meanwhile */ }
+  }
+  return ns / 1e6
+}
+
 /** Resident set size in KB. */
 export function rssKb (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -8,11 +8,16 @@
  * path, then one idle client opens each doc. KB per doc is that RSS growth over D, less the
  * target's own KB per idle WebSocket from the same repeat, and is shown against the doc's
  * encoded size (`Y.encodeStateAsUpdate`).
+ *
+ * Idle docs: D docs open, each with one idle WebSocket (nothing typed, no presence), then the
+ * server's CPU over a quiet stretch (time on a CPU from schedstat: /proc/stat's 10 ms ticks are as
+ * large as what is measured): what a server with many open docs pays per second for nothing
+ * (timers per doc or per connection). Plain flags, no inspector.
  */
 import { join } from 'node:path'
 import * as Y from 'yjs'
 import { record, rotation, rssMb, sleep, withTarget, type BenchContext } from '../lib/context.js'
-import { rssKb } from '../lib/proc.js'
+import { rssKb, runTimeMs } from '../lib/proc.js'
 import type { RunningTarget, TargetName } from '../lib/targets.js'
 import { applyPatches, loadTrace } from '../load/traces.js'
 import { tracesDir } from './coldload.js'
@@ -54,6 +59,9 @@ export async function idle (ctx: BenchContext): Promise<void> {
   const n = ctx.quick ? 1000 : 3000
   const docs = ctx.quick ? 10 : 30
   const settleMs = ctx.quick ? 1500 : 3000
+  const idleDocs = ctx.quick ? 1000 : 2000
+  /** A quiet stretch several times y-protocols' 3 s presence check, so per-doc timers show. */
+  const quietMs = ctx.quick ? 9000 : 15_000
   const trace = join(tracesDir, 'automerge-paper.json.gz')
   const encodedKb = docEncodedBytes(trace) / 1024
   for (let repeat = 0; repeat < ctx.repeats; repeat++) {
@@ -87,6 +95,18 @@ export async function idle (ctx: BenchContext): Promise<void> {
         ctx.log(`  idle sse ${target} #${repeat}: ${n} observers in ${c.connectMs.toFixed(0)} ms (${c.failures} failed), RSS ${before} → ${after} KB, ${kb.toFixed(1)} KB/observer`)
         await ctx.loadgen.call('close-all')
       }, youngGen)
+    }
+    for (const target of rotation(ctx.only(wsTargets), repeat)) {
+      await withTarget(target, async t => {
+        const c = await ctx.loadgen.call('connect', { group: 'idle-docs', url: t.wsUrl, dialect: t.info.dialect, syncOnOpen: !t.info.syncs, rooms: idleDocs, clientsPerRoom: 1, roomPrefix: 'quiet-' })
+        await sleep(settleMs)
+        const run0 = runTimeMs(t.pid)
+        await sleep(quietMs)
+        const perSecond = (runTimeMs(t.pid) - run0) / (quietMs / 1000)
+        record(ctx, { scenario: 'idle', metric: `idle: server CPU with ${idleDocs} docs open, one idle WebSocket each`, unit: 'ms/s', target, repeat, value: perSecond, lowerIsBetter: true })
+        ctx.log(`  idle docs CPU ${target} #${repeat}: ${idleDocs - c.failures} docs open (${c.failures} failed), ${perSecond.toFixed(2)} ms CPU per s over ${quietMs / 1000} s`)
+        await ctx.loadgen.call('close-all')
+      })
     }
     for (const target of rotation(ctx.only(docTargets), repeat)) {
       await withTarget(target, async t => {
