@@ -22,7 +22,7 @@ let timer: NodeJS.Timeout | null = null
 
 /**
  * Takes over `awareness`' timeouts: its own interval stops, and the shared sweep removes its
- * outdated states until `unwatch`. The server holds no local state, so nothing needs renewing.
+ * outdated states until `unwatchTimeouts`. The server holds no local state, so nothing needs renewing.
  */
 export function watchTimeouts (awareness: Awareness): void {
   clearInterval(awareness._checkInterval)

@@ -56,7 +56,7 @@ describe('outdated presence: one sweep for every loaded doc', () => {
     expect(docs[0]!.awareness.getStates().size).toBe(1)
     for (let i = 1; i < docs.length; i++) {
       expect(docs[i]!.awareness.getStates().size).toBe(0)
-      // Its peers heard the removal (the owner too: nobody else changed anything in its flush).
+      // Its other peer heard the removal at once (removals do not wait for a presence window).
       expect(watchers[i]!.heard.at(-1)).toEqual({ clientID: 1000 + i, isNull: true })
     }
     // The renewed state goes 30 s after its renewal, not before.
