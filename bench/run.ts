@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--only fanout,idle] [--repeats N] [--targets weft,relay] [--windows 0,5,20] [--baseline <git ref>]`
+ * (`--help`: every flag; bench/lib/args.ts).
  * `--baseline main~3`: Weft as of that commit runs too (target `weft-baseline`, beside `weft` in
  * every scenario), so a refactor's cost is measured before and after in the same run.
  * Builds the processes, forks the load generator, runs each scenario against each target (own
@@ -10,13 +11,13 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { benchDir, buildAll, rootDir } from './lib/build.js'
 import { targets } from './lib/targets.js'
 import { failures, onFailure, type BenchContext } from './lib/context.js'
 import { LoadGen } from './lib/loadgen.js'
 import { startWebhookSink } from './lib/webhook-sink.js'
 import { aggregate, environment, markdown } from './lib/report.js'
+import { parseBenchArgs, usage, UsageError, type BenchArgs } from './lib/args.js'
 import { cluster } from './scenarios/cluster.js'
 import { coldload } from './scenarios/coldload.js'
 import { fanout } from './scenarios/fanout.js'
@@ -29,21 +30,21 @@ import { trace } from './scenarios/trace.js'
 
 const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = { fanout, idle, coldload, storm, sse, trace, presence, 'presence-providers': presenceProviders, cluster }
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    repeats: { type: 'string' },
-    targets: { type: 'string' },
-    levels: { type: 'string' },
-    windows: { type: 'string' },
-    baseline: { type: 'string' },
-    webhook: { type: 'boolean', default: false }
+let args: BenchArgs
+try {
+  const parsed = parseBenchArgs(process.argv.slice(2), Object.keys(scenarios), Object.keys(targets))
+  if (parsed === null) {
+    process.stdout.write(usage(Object.keys(scenarios), Object.keys(targets)))
+    process.exit(0)
   }
-})
-const quick = values.quick!
-const only = values.only?.split(',') ?? Object.keys(scenarios)
-for (const name of only) if (scenarios[name] === undefined) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`)
+  args = parsed
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err
+  process.stderr.write(`bench: ${err.message}\nRun \`npm run bench -- --help\` for the options.\n`)
+  process.exit(2)
+}
+const quick = args.quick
+const only = args.only
 
 const env = environment()
 const started = performance.now()
@@ -53,17 +54,17 @@ for (const [k, v] of Object.entries(env)) log(`  ${k}: ${v}`)
 
 onFailure(log)
 let baselineDir: string | undefined
-if (values.baseline !== undefined) {
+if (args.baseline !== undefined) {
   // The tree of that commit, unpacked beside the others; it resolves packages from ours.
   baselineDir = mkdtempSync(join(tmpdir(), 'weft-baseline-'))
-  execFileSync('sh', ['-c', `git -C "$1" archive "$2" server shared | tar -x -C "$3"`, 'sh', rootDir, values.baseline, baselineDir])
-  process.env.BENCH_BASELINE = `${values.baseline} (${execFileSync('git', ['-C', rootDir, 'rev-parse', '--short', values.baseline]).toString().trim()})`
+  execFileSync('sh', ['-c', `git -C "$1" archive "$2" server shared | tar -x -C "$3"`, 'sh', rootDir, args.baseline, baselineDir])
+  process.env.BENCH_BASELINE = `${args.baseline} (${execFileSync('git', ['-C', rootDir, 'rev-parse', '--short', args.baseline]).toString().trim()})`
   targets['weft-baseline'].label = `Weft at ${process.env.BENCH_BASELINE}`
   log(`  baseline: ${process.env.BENCH_BASELINE}`)
 }
 await buildAll(baselineDir)
 // `--webhook`: the Weft targets POST their doc events to a receiver here (lib/webhook-sink.ts).
-const sink = values.webhook === true ? await startWebhookSink() : null
+const sink = args.webhook ? await startWebhookSink() : null
 if (sink !== null) {
   process.env.WEFT_WEBHOOK = sink.url
   process.env.WEFT_WEBHOOK_SECRET ??= 'a-bench-webhook-secret'
@@ -72,18 +73,18 @@ if (sink !== null) {
 const loadgen = new LoadGen()
 const ctx: BenchContext = {
   quick,
-  repeats: Number(values.repeats ?? (quick ? 1 : 3)),
+  repeats: args.repeats ?? (quick ? 1 : 3),
   loadgen,
   samples: [],
   log,
   only: (list) => {
     const all = baselineDir !== undefined && list.includes('weft') ? [...list, 'weft-baseline' as const] : [...list]
     // `--targets …,weft-memory`: Weft without storage beside Weft, wherever Weft runs: what storing costs.
-    if (list.includes('weft') && values.targets?.split(',').includes('weft-memory') === true) all.push('weft-memory')
-    return values.targets === undefined ? all : all.filter(t => values.targets!.split(',').includes(t))
+    if (list.includes('weft') && args.targets?.includes('weft-memory') === true) all.push('weft-memory')
+    return args.targets === undefined ? all : all.filter(t => args.targets!.includes(t))
   },
-  levels: values.levels?.split(',').map(Number),
-  windows: values.windows?.split(',').map(Number)
+  levels: args.levels,
+  windows: args.windows
 }
 const resultsDir = join(benchDir, 'results')
 mkdirSync(resultsDir, { recursive: true })
